@@ -1,0 +1,86 @@
+"""Builds the projector from settings: store migrated, dead-letter writer, signals, metrics."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import FrameType
+
+import click
+from kafka.errors import KafkaError
+from prometheus_client import start_http_server
+
+from client_audit.cli.kafka_wiring import topic_layout
+from client_audit.settings import Settings
+from consumer.dead_letter import DeadLetterWriter
+from consumer.metrics import ProjectorMetrics
+from consumer.projector import Projector, ProjectorConfig, ProjectorReport
+from producer.errors import ProducerError
+from producer.topics import ensure_topics
+from projections.database import create_engine_for
+from projections.migrate import upgrade
+from projections.store import ProjectionStore
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def stop_on_signals(projector: Projector) -> Iterator[None]:
+    """SIGTERM and SIGINT ask the projector to finish its batch, commit and leave."""
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s; finishing the current batch", signal.Signals(signum).name)
+        projector.stop()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_projector(
+    settings: Settings,
+    database_url: str,
+    group_id: str | None,
+    until_caught_up: bool,
+    batch_size: int,
+    metrics_port: int | None = None,
+    start_offsets: Mapping[int, int] | None = None,
+) -> ProjectorReport:
+    """Migrate the store, then project the lifecycle topic into it until stopped or caught up."""
+    try:
+        ensure_topics(settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s)
+    except ProducerError as exc:
+        raise click.ClickException(str(exc)) from None
+    upgrade(database_url)
+    engine = create_engine_for(database_url)
+    metrics = ProjectorMetrics()
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        log.info("metrics on http://127.0.0.1:%d/metrics", metrics_port)
+    config = ProjectorConfig(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=settings.lifecycle_topic,
+        dead_letter_topic=settings.dead_letter_topic,
+        group_id=group_id,
+        batch_size=batch_size,
+        until_caught_up=until_caught_up,
+        start_offsets=start_offsets,
+        timeout_s=settings.delivery_timeout_s,
+    )
+    dead_letters = DeadLetterWriter(
+        settings.kafka_bootstrap_servers, settings.dead_letter_topic, settings.delivery_timeout_s
+    )
+    projector = Projector(config, ProjectionStore(engine), dead_letters, metrics)
+    try:
+        with stop_on_signals(projector):
+            return projector.run()
+    except KafkaError as exc:
+        raise click.ClickException(f"Kafka error: {exc}") from None
+    finally:
+        dead_letters.close()
+        engine.dispose()

@@ -1,0 +1,296 @@
+"""The projector: Kafka lifecycle topic -> projections, one DB transaction per batch.
+
+The database, not Kafka, holds the consumer position: each batch's audit rows, state rows
+and next offsets commit together, and on partition assignment the consumer seeks to the
+stored positions. Offsets are committed to Kafka afterwards for monitoring only. A crash
+at any point therefore neither loses nor doubles an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from sqlalchemy.exc import DBAPIError
+
+from consumer.dead_letter import DeadLetterWriter
+from consumer.errors import DeadLetterError
+from consumer.intake import Intake, sort_records
+from consumer.metrics import ProjectorMetrics
+from consumer.retry import Backoff
+from projections.store import ProjectionStore
+from schemas.codec import EventCodec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProjectorConfig:
+    bootstrap_servers: str
+    topic: str
+    dead_letter_topic: str
+    group_id: str | None
+    """None reads every partition without a consumer group (replay)."""
+    batch_size: int = 5000
+    poll_timeout_ms: int = 500
+    until_caught_up: bool = False
+    start_offsets: Mapping[int, int] | None = None
+    """Where to start partitions that have no stored position (default: the beginning)."""
+    progress_interval_s: float = 5.0
+    timeout_s: float = 30.0
+
+
+@dataclass
+class ProjectorReport:
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    anomalies: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.applied / self.elapsed_s if self.elapsed_s else 0.0
+
+
+class _SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.projector.seek_to_stored(assigned)
+
+
+class Projector:
+    """Applies the lifecycle topic to the projection store until stopped or caught up."""
+
+    def __init__(
+        self,
+        config: ProjectorConfig,
+        store: ProjectionStore,
+        dead_letters: DeadLetterWriter,
+        metrics: ProjectorMetrics | None = None,
+        codec: EventCodec | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.dead_letters = dead_letters
+        self.metrics = metrics or ProjectorMetrics()
+        self.codec = codec or EventCodec()
+        self.report = ProjectorReport()
+        self._stop = threading.Event()
+        self._consumer: Any = None
+        self._targets: dict[int, int] = {}
+        self._last_progress = 0.0
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch, commit it and leave."""
+        self._stop.set()
+
+    def run(self) -> ProjectorReport:
+        started = time.monotonic()
+        self._consumer = self._open_consumer()
+        try:
+            self._targets = self._end_offsets() if self.config.until_caught_up else {}
+            self._attach()
+            while not self._stop.is_set():
+                polled = self._consumer.poll(
+                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
+                )
+                records = [record for batch in polled.values() for record in batch]
+                if records:
+                    self._process(records)
+                self.report.elapsed_s = time.monotonic() - started
+                self._log_progress()
+                if self._targets is not None and self.config.until_caught_up and self._caught_up():
+                    log.info("caught up with the end offsets seen at start")
+                    break
+        finally:
+            self.report.elapsed_s = time.monotonic() - started
+            self._consumer.close(autocommit=False)
+            self._log_progress(force=True)
+        return self.report
+
+    def _open_consumer(self) -> Any:
+        return KafkaConsumer(
+            bootstrap_servers=self.config.bootstrap_servers,
+            group_id=self.config.group_id,
+            client_id="client-audit-projector",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.config.batch_size,
+            max_poll_interval_ms=600_000,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            allow_auto_create_topics=False,
+            bootstrap_timeout_ms=int(self.config.timeout_s * 1000),
+            request_timeout_ms=int(self.config.timeout_s * 1000) + 5000,
+        )
+
+    def _partitions(self) -> list[TopicPartition]:
+        deadline = time.monotonic() + self.config.timeout_s
+        while True:
+            partitions = self._consumer.partitions_for_topic(self.config.topic)
+            if partitions:
+                return [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
+            if time.monotonic() > deadline:
+                raise KafkaError(f"topic {self.config.topic} does not exist or has no partitions")
+            time.sleep(0.2)
+
+    def _end_offsets(self) -> dict[int, int]:
+        ends = self._consumer.end_offsets(self._partitions())
+        targets = {tp.partition: offset for tp, offset in ends.items()}
+        log.info("will stop at end offsets %s (%d messages)", targets, sum(targets.values()))
+        return targets
+
+    def _attach(self) -> None:
+        if self.config.group_id is None:
+            partitions = self._partitions()
+            self._consumer.assign(partitions)
+            self.seek_to_stored(partitions)
+        else:
+            self._consumer.subscribe([self.config.topic], listener=_SeekToStoredPositions(self))
+
+    def seek_to_stored(self, partitions: Any) -> None:
+        """Seek each partition to the next offset stored in the database."""
+        stored = self._with_retry(lambda: self.store.positions(self.config.topic), "read positions")
+        if stored is None:
+            return
+        starts = self.config.start_offsets or {}
+        for tp in partitions:
+            offset = stored.get(tp.partition, starts.get(tp.partition))
+            if offset is None:
+                self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, offset)
+        log.info(
+            "assigned partitions %s at stored positions %s",
+            sorted(tp.partition for tp in partitions),
+            {tp.partition: stored.get(tp.partition, starts.get(tp.partition, 0)) for tp in partitions},
+        )
+
+    def _process(self, records: list[Any]) -> None:
+        started = time.monotonic()
+        intake = sort_records(records, self.codec)
+        if not self._dead_letter(intake):
+            return
+        result = self._with_retry(
+            lambda: self.store.apply(intake.events, intake.next_offsets), "commit batch"
+        )
+        if result is None:
+            self._rewind(intake)
+            return
+        self._commit_to_kafka(intake.next_offsets)
+        self._count(intake, result)
+        self.metrics.batch_seconds.observe(time.monotonic() - started)
+
+    def _dead_letter(self, intake: Intake) -> bool:
+        if not intake.refused:
+            return True
+        backoff = Backoff()
+        while True:
+            try:
+                self.dead_letters.write(intake.refused)
+                return True
+            except DeadLetterError as exc:
+                log.error("dead-letter write failed, batch not committed; retrying: %s", exc)
+                if not backoff.wait(self._stop):
+                    self._rewind(intake)
+                    return False
+
+    def _with_retry(self, action: Any, what: str) -> Any:
+        backoff = Backoff()
+        while True:
+            try:
+                return action()
+            except DBAPIError as exc:
+                self.metrics.store_failures.inc()
+                log.error(
+                    "database unavailable (%s), nothing committed; retrying: %s",
+                    what,
+                    str(exc.orig or exc).splitlines()[0],
+                )
+                if not backoff.wait(self._stop):
+                    return None
+
+    def _rewind(self, intake: Intake) -> None:
+        """Forget a batch that was not committed: seek back so it is read again."""
+        first: dict[tuple[str, int], int] = {}
+        for positioned in intake.events:
+            key = (positioned.topic, positioned.partition)
+            first[key] = min(first.get(key, positioned.offset), positioned.offset)
+        for message in intake.refused:
+            key = (message.topic, message.partition)
+            first[key] = min(first.get(key, message.offset), message.offset)
+        for (topic, partition), offset in first.items():
+            try:
+                self._consumer.seek(TopicPartition(topic, partition), offset)
+            except (KafkaError, AssertionError, ValueError) as exc:
+                log.warning("could not rewind %s[%d]: %s", topic, partition, exc)
+
+    def _commit_to_kafka(self, next_offsets: Mapping[tuple[str, int], int]) -> None:
+        if self.config.group_id is None:
+            return
+        offsets = {
+            TopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)
+            for (topic, partition), offset in next_offsets.items()
+        }
+        try:
+            self._consumer.commit(offsets)
+        except KafkaError as exc:
+            log.warning("informational Kafka offset commit failed (positions are in the DB): %s", exc)
+
+    def _count(self, intake: Intake, result: Any) -> None:
+        report = self.report
+        report.batches += 1
+        report.applied += result.applied
+        report.duplicates += result.duplicates
+        report.dead_lettered += len(intake.refused)
+        self.metrics.applied.inc(result.applied)
+        self.metrics.duplicates.inc(result.duplicates)
+        self.metrics.dead_lettered.inc(len(intake.refused))
+        for kind, count in result.anomalies.items():
+            report.anomalies[str(kind)] += count
+            self.metrics.anomalies.labels(kind=str(kind)).inc(count)
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            offset = intake.next_offsets.get((tp.topic, tp.partition))
+            if highwater is not None and offset is not None:
+                self.metrics.lag.labels(partition=str(tp.partition)).set(max(0, highwater - offset))
+
+    def _caught_up(self) -> bool:
+        stored = self._with_retry(lambda: self.store.positions(self.config.topic), "read positions")
+        if stored is None:
+            return False
+        return all(stored.get(partition, 0) >= end for partition, end in self._targets.items())
+
+    def _log_progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < self.config.progress_interval_s:
+            return
+        self._last_progress = now
+        report = self.report
+        lag = sum(
+            int(sample.value)
+            for metric in self.metrics.lag.collect()
+            for sample in metric.samples
+        )
+        log.info(
+            "projected %d events (%.0f/s), %d duplicates skipped, %d dead-lettered, "
+            "%d anomalies, lag %d",
+            report.applied, report.rate, report.duplicates, report.dead_lettered,
+            sum(report.anomalies.values()), lag,
+        )

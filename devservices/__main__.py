@@ -1,0 +1,5 @@
+"""``python -m devservices``."""
+
+from devservices.cli import main
+
+main()

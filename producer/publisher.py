@@ -1,0 +1,145 @@
+"""Publish lifecycle events to Kafka: keyed by credential, idempotent, acks=all, confirmed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from producer.errors import BrokerUnavailableError, PublishError
+from schemas.codec import EventCodec
+from schemas.models import LifecycleEvent
+from schemas.wire import (
+    CONTENT_TYPE,
+    HEADER_CONTENT_TYPE,
+    HEADER_EVENT_TYPE,
+    HEADER_SCHEMA_FINGERPRINT,
+    HEADER_SCHEMA_NAME,
+)
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+
+
+def message_headers(event: LifecycleEvent, fingerprint_hex: str) -> Headers:
+    """The Kafka headers every lifecycle message carries (see schemas.wire)."""
+    return [
+        (HEADER_EVENT_TYPE, event.event_type.value.encode()),
+        (HEADER_SCHEMA_FINGERPRINT, fingerprint_hex.encode()),
+        (HEADER_SCHEMA_NAME, event.schema_name.encode()),
+        (HEADER_CONTENT_TYPE, CONTENT_TYPE.encode()),
+    ]
+
+
+class EventPublisher:
+    """Sends events to the lifecycle topic; every publish call returns only once confirmed.
+
+    The producer is idempotent with acks=all, so a retried send is stored once per partition.
+    A broker that does not answer makes the call fail with BrokerUnavailableError or
+    PublishError within roughly ``timeout_s``.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        codec: EventCodec | None = None,
+        timeout_s: float = 30.0,
+        linger_ms: int = 5,
+        compression_type: str | None = "lz4",
+    ) -> None:
+        self.topic = topic
+        self.codec = codec or EventCodec()
+        self.timeout_s = timeout_s
+        timeout_ms = int(timeout_s * 1000)
+        try:
+            self._producer = KafkaProducer(
+                bootstrap_servers=bootstrap_servers,
+                client_id="client-audit-producer",
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=linger_ms,
+                batch_size=256 * 1024,
+                compression_type=compression_type,
+                max_block_ms=timeout_ms,
+                request_timeout_ms=min(timeout_ms, 30000),
+                delivery_timeout_ms=max(timeout_ms, min(timeout_ms, 30000) + linger_ms),
+                bootstrap_timeout_ms=timeout_ms,
+                allow_auto_create_topics=False,
+            )
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                f"Kafka at {bootstrap_servers} did not answer within {timeout_s:g} s: {exc}"
+            ) from exc
+
+    def publish(self, event: LifecycleEvent) -> None:
+        """Publish one event and wait for the broker's confirmation."""
+        self.publish_many([event])
+
+    def publish_many(self, events: Iterable[LifecycleEvent]) -> int:
+        """Publish events in order and wait until every one is confirmed; return the count.
+
+        Events of one credential keep their order: they share a key, hence a partition, and
+        the idempotent producer preserves order within a partition across retries.
+        """
+        started = time.monotonic()
+        futures = [self._send(event) for event in events]
+        failures = self._await(futures, started)
+        if failures:
+            first = failures[0]
+            raise PublishError(
+                f"{len(failures)} of {len(futures)} events were not confirmed by Kafka "
+                f"(topic {self.topic}); first error: {first}",
+                failed=len(failures),
+                total=len(futures),
+            )
+        return len(futures)
+
+    def _send(self, event: LifecycleEvent) -> Any:
+        writer = self.codec.writer_of(event)
+        value = self.codec.encode(event)
+        try:
+            return self._producer.send(
+                self.topic,
+                key=event.credential_id.encode(),
+                value=value,
+                headers=message_headers(event, writer.fingerprint_hex),
+            )
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                f"could not send to {self.topic} within {self.timeout_s:g} s: {exc}"
+            ) from exc
+
+    def _await(self, futures: Sequence[Any], started: float) -> list[BaseException]:
+        failures: list[BaseException] = []
+        try:
+            self._producer.flush(timeout=self.timeout_s)
+        except KafkaError as exc:
+            log.warning("flush did not complete: %s", exc)
+        for future in futures:
+            remaining = max(0.1, self.timeout_s - (time.monotonic() - started))
+            try:
+                future.get(timeout=remaining)
+            except Exception as exc:
+                failures.append(exc)
+        return failures
+
+    def close(self) -> None:
+        self._producer.close(timeout=self.timeout_s)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,81 @@
+"""The lifecycle and dead-letter topics: names, settings, and creating them when missing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from producer.errors import BrokerUnavailableError, TopicSetupError
+
+log = logging.getLogger(__name__)
+
+LIFECYCLE_TOPIC_DEFAULT = "client-audit.credential-lifecycle.v1"
+"""The system of record: every lifecycle event, keyed by credential id."""
+
+DEAD_LETTER_TOPIC_DEFAULT = "client-audit.credential-lifecycle.v1.dlq"
+"""Messages the projector could not decode or validate, with the reason in headers."""
+
+DEFAULT_PARTITIONS = 6
+
+TOPIC_CONFIGS: dict[str, str] = {
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "cleanup.policy": "delete",
+}
+"""Both topics keep every message forever: they are the audit system of record."""
+
+
+@dataclass(frozen=True)
+class TopicLayout:
+    """Names and sizing of the two topics one deployment uses."""
+
+    lifecycle: str = LIFECYCLE_TOPIC_DEFAULT
+    dead_letter: str = DEAD_LETTER_TOPIC_DEFAULT
+    partitions: int = DEFAULT_PARTITIONS
+    replication_factor: int = 1
+
+
+def ensure_topics(bootstrap_servers: str, layout: TopicLayout, timeout_s: float = 30.0) -> list[str]:
+    """Create whichever of the two topics is missing; return the names created."""
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap_servers,
+            client_id="client-audit-admin",
+            request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+        )
+    except KafkaError as exc:
+        raise BrokerUnavailableError(
+            f"Kafka at {bootstrap_servers} did not answer within {timeout_s:.0f} s: {exc}"
+        ) from exc
+    try:
+        existing = set(admin.list_topics())
+        wanted = [name for name in (layout.lifecycle, layout.dead_letter) if name not in existing]
+        if not wanted:
+            return []
+        spec = {
+            name: {
+                "num_partitions": layout.partitions,
+                "replication_factor": layout.replication_factor,
+                "configs": TOPIC_CONFIGS,
+            }
+            for name in wanted
+        }
+        try:
+            admin.create_topics(spec, timeout_ms=int(timeout_s * 1000), wait_for_metadata=True)
+        except TopicAlreadyExistsError:
+            log.info("topics created concurrently by another process: %s", wanted)
+        except KafkaError as exc:
+            raise TopicSetupError(f"could not create topics {wanted}: {exc}") from exc
+        log.info(
+            "created topics %s with %d partitions, replication factor %d",
+            wanted,
+            layout.partitions,
+            layout.replication_factor,
+        )
+        return wanted
+    finally:
+        admin.close()

@@ -1,0 +1,71 @@
+"""Engines for the projection database, configured per backend."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as sqlalchemy_create_engine
+from sqlalchemy.engine import URL, make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_BEGIN_OPTION = "client_audit_sqlite_begin"
+
+
+def normalised_url(url: str | URL) -> URL:
+    """The URL with PostgreSQL pinned to the psycopg 3 driver (the one installed)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_engine_for(url: str | URL) -> Engine:
+    """An engine for a SQLite or PostgreSQL URL.
+
+    SQLite: WAL journal (readers do not block the writer), ``synchronous=NORMAL`` (safe with
+    WAL: a power loss can only lose the newest commits, and the consumer positions are in
+    the same commits), foreign keys on, a busy timeout, and transactions begun by SQLAlchemy
+    rather than by the sqlite3 module, so that :func:`write_transaction` can take the write
+    lock up front. PostgreSQL: connections are checked before use.
+    """
+    parsed = normalised_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sqlalchemy_create_engine(parsed)
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+        return engine
+    return sqlalchemy_create_engine(parsed, pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: committed on success, rolled back on any exception.
+
+    On SQLite it starts with ``BEGIN IMMEDIATE``, so it waits (up to the busy timeout) for
+    another writer instead of failing when it first writes after reading.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        with connection.begin():
+            yield connection
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    begin = connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN")
+    connection.exec_driver_sql(begin)

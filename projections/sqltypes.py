@@ -1,0 +1,56 @@
+"""Column types that behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class NaiveDatetimeError(ValueError):
+    """A datetime without a UTC offset was given where an instant is required."""
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every backend.
+
+    PostgreSQL stores ``timestamp with time zone``. SQLite has no such type, so the value is
+    converted to UTC and stored without an offset (the text then sorts chronologically), and
+    UTC is attached again when it is read. Naive datetimes are refused on bind.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise NaiveDatetimeError(
+                f"naive datetime {value.isoformat()} given; instants must be timezone-aware"
+            )
+        instant = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return instant.replace(tzinfo=None)
+        return instant
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def json_document() -> TypeEngine[Any]:
+    """JSON on SQLite, JSONB on PostgreSQL (indexable, containment queries)."""
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+def big_serial() -> TypeEngine[int]:
+    """A 64-bit auto-increment key; INTEGER on SQLite, where only that type aliases the rowid."""
+    return BigInteger().with_variant(Integer(), "sqlite")

@@ -1,0 +1,132 @@
+"""The projection store: applies batches of positioned events in one transaction each."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from projections import lookups, writes
+from projections.anomalies import Anomaly
+from projections.batch import fold_batch, late_candidates
+from projections.database import write_transaction
+from projections.positioned import PositionedEvent
+from projections.rows import audit_row
+from projections.state import CredentialState
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What one :meth:`ProjectionStore.apply` did."""
+
+    applied: int
+    """New events recorded in the audit log and folded into the state."""
+    duplicates: int
+    """Events skipped because their event id was already recorded (or earlier in the batch)."""
+    anomalies: Mapping[Anomaly, int] = field(default_factory=dict)
+    """How many recorded events carry each flag."""
+
+
+class InvalidBatchError(ValueError):
+    """A batch whose positions do not agree with the next offsets given to store."""
+
+
+class ProjectionStore:
+    """Current state, audit log and consumer positions in one SQL database.
+
+    Each :meth:`apply` is one transaction: audit entries, credential states and consumer
+    positions are committed together or not at all, so a consumer that resumes from
+    :meth:`positions` neither loses nor repeats an effect. Re-delivered events (same event
+    id) are skipped.
+    """
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def positions(self, topic: str) -> dict[int, int]:
+        """Partition -> next offset to read, for the partitions of ``topic`` seen so far."""
+        with self._engine.connect() as connection:
+            return lookups.next_offsets(connection, topic)
+
+    def state_of(self, credential_id: str) -> CredentialState | None:
+        """The stored current state of one credential."""
+        with self._engine.connect() as connection:
+            return lookups.credential_states(connection, [credential_id]).get(credential_id)
+
+    def apply(
+        self,
+        batch: Sequence[PositionedEvent],
+        next_offsets: Mapping[tuple[str, int], int],
+    ) -> ApplyResult:
+        """Record and fold ``batch`` (in order), and store ``next_offsets``, in one transaction.
+
+        ``next_offsets`` maps (topic, partition) to the next offset to read: the offset after
+        the last message of the partition the caller handled, dead-lettered ones included.
+        Every partition in the batch must be there, past its events. On any error the
+        transaction is rolled back and the error propagates; applying again is safe.
+        """
+        _check_offsets(batch, next_offsets)
+        projected_at = self._clock()
+        with write_transaction(self._engine) as connection:
+            candidates = _unique(batch)
+            recorded = lookups.recorded_event_ids(connection, candidates)
+            fresh = [positioned for key, positioned in candidates.items() if key not in recorded]
+            states = lookups.credential_states(
+                connection, {positioned.event.credential_id for positioned in fresh}, lock=True
+            )
+            late = late_candidates(
+                fresh, {key: state.last_sequence for key, state in states.items()}
+            )
+            taken = lookups.taken_sequences(connection, late) if late else set()
+            refold = {credential_id for credential_id, sequence in late - taken}
+            histories = lookups.histories(connection, refold) if refold else {}
+            outcome = fold_batch(fresh, states, taken, histories)
+            rows = [
+                audit_row(positioned, flags, projected_at) for positioned, flags in outcome.entries
+            ]
+            writes.insert_audit_rows(connection, rows)
+            writes.upsert_states(connection, list(outcome.states.values()))
+            writes.upsert_positions(connection, next_offsets, projected_at)
+        counts = Counter(flag for _positioned, flags in outcome.entries for flag in flags)
+        result = ApplyResult(len(fresh), len(batch) - len(fresh), dict(counts))
+        log.debug(
+            "applied %d events (%d duplicates skipped, %d refolded credentials)",
+            result.applied,
+            result.duplicates,
+            len(refold),
+        )
+        return result
+
+
+def _unique(batch: Sequence[PositionedEvent]) -> dict[str, PositionedEvent]:
+    """The batch by event id, first occurrence of each id, in batch order."""
+    unique: dict[str, PositionedEvent] = {}
+    for positioned in batch:
+        unique.setdefault(str(positioned.event.event_id), positioned)
+    return unique
+
+
+def _check_offsets(
+    batch: Sequence[PositionedEvent], next_offsets: Mapping[tuple[str, int], int]
+) -> None:
+    for positioned in batch:
+        key = (positioned.topic, positioned.partition)
+        given = next_offsets.get(key)
+        if given is None or given <= positioned.offset:
+            raise InvalidBatchError(
+                f"event at {positioned.topic}[{positioned.partition}]@{positioned.offset} "
+                f"needs a next offset above {positioned.offset}, got {given}"
+            )

@@ -1,0 +1,122 @@
+"""The projection tables: current state per credential, the audit log, consumer positions.
+
+One MetaData; portable between SQLite (embedded default) and PostgreSQL (production). The
+schema itself is created by the Alembic migrations in ``projections/migrations``; these
+definitions are what the code reads and writes, and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from projections.sqltypes import UtcDateTime, big_serial, json_document
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("credential_id", Text, primary_key=True),
+    Column("client_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("display_name", Text, nullable=True),
+    Column("scoped_roles", json_document(), nullable=False),
+    Column("allow_source_cidr", json_document(), nullable=False),
+    Column("created_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("expires_time", UtcDateTime, nullable=True),
+    Column("deleted_at", UtcDateTime, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("last_sequence", BigInteger, nullable=False),
+    Column("last_event_id", String(36), nullable=False),
+    Column("last_event_type", String(16), nullable=False),
+    Column("last_changed_at", UtcDateTime, nullable=False),
+    Column("created_event_id", String(36), nullable=True),
+    Column("seen_source_ips", json_document(), nullable=False),
+    Column("anomaly_count", Integer, nullable=False),
+    CheckConstraint("status IN ('active', 'expired', 'deleted')", name="status"),
+    Index("ix_credentials_user_id", "user_id"),
+    Index("ix_credentials_status", "status"),
+    Index("ix_credentials_expires_time", "expires_time"),
+)
+"""Current state of every credential, as of its last applied lifecycle event.
+
+``last_changed_at`` is the occurrence instant of that last applied event (of any type);
+``updated_at`` only follows created / roles scoped / updated / expired / deleted.
+``created_event_id`` is the id of the creation event, NULL while none has been seen.
+"""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("position", big_serial(), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(16), nullable=False),
+    Column("credential_id", Text, nullable=False),
+    Column("client_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("correlation_id", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("source_ip", Text, nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("denial_reason", String(32), nullable=True),
+    Column("payload", json_document(), nullable=False),
+    Column("anomalies", json_document(), nullable=False),
+    Column("is_anomaly", Boolean, nullable=False),
+    Column("kafka_topic", Text, nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("projected_at", UtcDateTime, nullable=False),
+    UniqueConstraint("event_id", name="uq_audit_log_event_id"),
+    UniqueConstraint(
+        "kafka_topic", "kafka_partition", "kafka_offset", name="uq_audit_log_kafka_position"
+    ),
+    Index("ix_audit_log_credential_occurred", "credential_id", "occurred_at"),
+    Index("ix_audit_log_user_occurred", "user_id", "occurred_at"),
+    Index("ix_audit_log_event_type_occurred", "event_type", "occurred_at"),
+    Index("ix_audit_log_source_ip_occurred", "source_ip", "occurred_at"),
+    Index("ix_audit_log_actor_occurred", "actor_id", "occurred_at"),
+    Index("ix_audit_log_anomaly_occurred", "is_anomaly", "occurred_at"),
+    Index("ix_audit_log_credential_sequence", "credential_id", "sequence"),
+)
+"""One row per lifecycle event, append-only, in ``position`` order (the pagination cursor).
+
+``payload`` is the whole event as JSON (Avro field names), from which the event is rebuilt;
+``anomalies`` lists the :class:`projections.anomalies.Anomaly` names flagged on it.
+"""
+
+consumer_positions = Table(
+    "consumer_positions",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""The next Kafka offset to read per topic partition, written with the rows it produced."""

@@ -1,0 +1,72 @@
+"""The writes the store makes while applying a batch: one bulk statement per table."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, case
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+
+from projections.rows import state_row
+from projections.state import CredentialState
+from projections.tables import audit_log, consumer_positions, credentials
+
+
+class UnsupportedDatabaseError(RuntimeError):
+    """The projection store runs on SQLite and PostgreSQL only."""
+
+
+def insert_audit_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(audit_log.insert(), list(rows))
+
+
+def upsert_states(connection: Connection, states: Collection[CredentialState]) -> None:
+    """Insert or replace the credentials rows of ``states`` (one state per credential)."""
+    if not states:
+        return
+    insert = _insert(connection, credentials)
+    replaced = {
+        column.name: insert.excluded[column.name]
+        for column in credentials.columns
+        if not column.primary_key
+    }
+    statement = insert.on_conflict_do_update(
+        index_elements=[credentials.c.credential_id], set_=replaced
+    )
+    connection.execute(statement, [state_row(state) for state in states])
+
+
+def upsert_positions(
+    connection: Connection, next_offsets: Mapping[tuple[str, int], int], updated_at: datetime
+) -> None:
+    """Store the next offset to read per partition. A position never moves backwards."""
+    if not next_offsets:
+        return
+    insert = _insert(connection, consumer_positions)
+    stored: Column[int] = consumer_positions.c.next_offset
+    given: ColumnElement[int] = insert.excluded.next_offset
+    statement = insert.on_conflict_do_update(
+        index_elements=[consumer_positions.c.topic, consumer_positions.c.partition],
+        set_={
+            "next_offset": case((given > stored, given), else_=stored),
+            "updated_at": insert.excluded.updated_at,
+        },
+    )
+    rows = [
+        {"topic": topic, "partition": partition, "next_offset": offset, "updated_at": updated_at}
+        for (topic, partition), offset in sorted(next_offsets.items())
+    ]
+    connection.execute(statement, rows)
+
+
+def _insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise UnsupportedDatabaseError(f"no upsert for the {dialect} database")
