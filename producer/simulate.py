@@ -69,6 +69,7 @@ class Simulation:
         self.user_ids = [f"user-{index:04d}" for index in range(1, users + 1)]
         self.intended: dict[str, IntendedCredential] = {}
         self.summary = SimulationSummary(credentials=config.credentials, users=users)
+        self._usual_sources: dict[str, list[str]] = {}
 
     def events(self) -> Iterator[LifecycleEvent]:
         """Every credential's timeline, merged in order of occurrence."""
@@ -207,6 +208,22 @@ class Simulation:
         return None
 
     def _source_ip(self, credential: IntendedCredential, allowed_source: bool) -> str:
+        """Mostly one of the few addresses a credential is usually used from; sometimes new."""
+        usual = self._usual_sources.setdefault(credential.credential_id, [])
+        fitting = [ip for ip in usual if self._allowed(credential, ip) == allowed_source]
+        if fitting and self.rng.random() < 0.85:
+            return self.rng.choice(fitting)
+        address = self._new_source_ip(credential, allowed_source)
+        usual.append(address)
+        return address
+
+    @staticmethod
+    def _allowed(credential: IntendedCredential, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        networks = [ipaddress.ip_network(cidr) for cidr in credential.allow_source_cidr]
+        return not networks or any(ip in network for network in networks)
+
+    def _new_source_ip(self, credential: IntendedCredential, allowed_source: bool) -> str:
         pool = sorted(credential.allow_source_cidr) if allowed_source else list(FOREIGN_NETWORKS)
         if not pool:
             pool = list(ALLOWED_NETWORKS + FOREIGN_NETWORKS)
