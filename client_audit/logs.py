@@ -1,4 +1,4 @@
-"""Structured logging to stderr: logfmt-style text, or JSON lines with CLIENT_AUDIT_LOG_FORMAT=json."""
+"""Structured logs on stderr: logfmt-style text, or JSON lines (CLIENT_AUDIT_LOG_FORMAT=json)."""
 
 from __future__ import annotations
 

@@ -22,8 +22,11 @@ class AuditReport:
     trail: Sequence[dict[str, Any]]
 
 
-def _counts(connection: sa.Connection, column: Any, where: Any = sa.true()) -> dict[str, int]:
-    rows = connection.execute(sa.select(column, sa.func.count()).where(where).group_by(column))
+def _counts(connection: sa.Connection, column: Any, where: Any = None) -> dict[str, int]:
+    query = sa.select(column, sa.func.count()).group_by(column)
+    if where is not None:
+        query = query.where(where)
+    rows = connection.execute(query)
     return {str(key): int(count) for key, count in sorted(rows, key=lambda row: -row[1])}
 
 
@@ -63,14 +66,25 @@ def build_report(engine: Engine, trail_limit: int = 25) -> AuditReport:
                 dict(row._mapping)
                 for row in connection.execute(
                     sa.select(
-                        audit_log.c.sequence, audit_log.c.occurred_at, audit_log.c.event_type,
-                        audit_log.c.actor_id, audit_log.c.source_ip, audit_log.c.outcome,
-                        audit_log.c.denial_reason, audit_log.c.anomalies,
+                        audit_log.c.sequence,
+                        audit_log.c.occurred_at,
+                        audit_log.c.event_type,
+                        audit_log.c.actor_id,
+                        audit_log.c.source_ip,
+                        audit_log.c.outcome,
+                        audit_log.c.denial_reason,
+                        audit_log.c.anomalies,
                     )
                     .where(audit_log.c.credential_id == highlighted)
                     .order_by(audit_log.c.sequence)
                     .limit(trail_limit)
                 )
             ]
-    return AuditReport(by_status, by_type, denied, dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
-                       highlighted, trail)
+    return AuditReport(
+        by_status,
+        by_type,
+        denied,
+        dict(sorted(kinds.items(), key=lambda kv: -kv[1])),
+        highlighted,
+        trail,
+    )

@@ -21,7 +21,9 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CLIENT_AUDIT_KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "CLIENT_AUDIT_KAFKA_BOOTSTRAP_SERVERS"
+        ),
     )
     lifecycle_topic: str = LIFECYCLE_TOPIC_DEFAULT
     dead_letter_topic: str = DEAD_LETTER_TOPIC_DEFAULT

@@ -21,8 +21,12 @@ HEADER_SOURCE_PARTITION = "dlq-source-partition"
 HEADER_SOURCE_OFFSET = "dlq-source-offset"
 HEADER_REFUSED_AT = "dlq-refused-at"
 DEAD_LETTER_HEADERS = (
-    HEADER_ERROR, HEADER_ERROR_KIND, HEADER_SOURCE_TOPIC, HEADER_SOURCE_PARTITION,
-    HEADER_SOURCE_OFFSET, HEADER_REFUSED_AT,
+    HEADER_ERROR,
+    HEADER_ERROR_KIND,
+    HEADER_SOURCE_TOPIC,
+    HEADER_SOURCE_PARTITION,
+    HEADER_SOURCE_OFFSET,
+    HEADER_REFUSED_AT,
 )
 
 
@@ -81,7 +85,10 @@ class DeadLetterWriter:
         for message in messages:
             log.warning(
                 "dead-lettered %s[%d]@%d: %s",
-                message.topic, message.partition, message.offset, message.reason,
+                message.topic,
+                message.partition,
+                message.offset,
+                message.reason,
             )
 
     def close(self) -> None:

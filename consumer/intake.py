@@ -50,7 +50,9 @@ def sort_records(records: Iterable[Any], codec: EventCodec) -> Intake:
             continue
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
         if key != event.credential_id:
-            reason = f"message key {key!r} differs from envelope.credentialId {event.credential_id!r}"
+            reason = (
+                f"message key {key!r} differs from envelope.credentialId {event.credential_id!r}"
+            )
             intake.refused.append(_refused(record, InvalidEventError("message", []), reason))
             continue
         intake.events.append(PositionedEvent(event, record.topic, record.partition, record.offset))

@@ -133,6 +133,8 @@ class Projector:
             auto_offset_reset="earliest",
             max_poll_records=self.config.batch_size,
             max_poll_interval_ms=600_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             allow_auto_create_topics=False,
@@ -179,7 +181,10 @@ class Projector:
         log.info(
             "assigned partitions %s at stored positions %s",
             sorted(tp.partition for tp in partitions),
-            {tp.partition: stored.get(tp.partition, starts.get(tp.partition, 0)) for tp in partitions},
+            {
+                tp.partition: stored.get(tp.partition, starts.get(tp.partition, 0))
+                for tp in partitions
+            },
         )
 
     def _process(self, records: list[Any]) -> None:
@@ -251,7 +256,9 @@ class Projector:
         try:
             self._consumer.commit(offsets)
         except KafkaError as exc:
-            log.warning("informational Kafka offset commit failed (positions are in the DB): %s", exc)
+            log.warning(
+                "informational Kafka offset commit failed (positions are in the DB): %s", exc
+            )
 
     def _count(self, intake: Intake, result: Any) -> None:
         report = self.report
@@ -284,13 +291,15 @@ class Projector:
         self._last_progress = now
         report = self.report
         lag = sum(
-            int(sample.value)
-            for metric in self.metrics.lag.collect()
-            for sample in metric.samples
+            int(sample.value) for metric in self.metrics.lag.collect() for sample in metric.samples
         )
         log.info(
             "projected %d events (%.0f/s), %d duplicates skipped, %d dead-lettered, "
             "%d anomalies, lag %d",
-            report.applied, report.rate, report.duplicates, report.dead_lettered,
-            sum(report.anomalies.values()), lag,
+            report.applied,
+            report.rate,
+            report.duplicates,
+            report.dead_lettered,
+            sum(report.anomalies.values()),
+            lag,
         )

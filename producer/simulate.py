@@ -34,17 +34,37 @@ from schemas.models import (
 )
 
 ROLES = (
-    "viewer", "editor", "admin", "billing.reader", "storage.writer", "storage.reader",
-    "compute.operator", "audit.reader", "kms.decrypter", "iam.serviceAccountUser",
+    "viewer",
+    "editor",
+    "admin",
+    "billing.reader",
+    "storage.writer",
+    "storage.reader",
+    "compute.operator",
+    "audit.reader",
+    "kms.decrypter",
+    "iam.serviceAccountUser",
 )
 ALLOWED_NETWORKS = (
-    "10.20.0.0/16", "10.30.4.0/24", "192.168.10.0/24", "172.16.0.0/12",
-    "2001:db8:1::/48", "2001:db8:abcd:12::/64", "fd00:ab::/32",
+    "10.20.0.0/16",
+    "10.30.4.0/24",
+    "192.168.10.0/24",
+    "172.16.0.0/12",
+    "2001:db8:1::/48",
+    "2001:db8:abcd:12::/64",
+    "fd00:ab::/32",
 )
 FOREIGN_NETWORKS = ("198.51.100.0/24", "203.0.113.0/24", "2001:db8:ffff::/48", "100.64.0.0/10")
 DISPLAY_NAMES = (
-    "CI deploy key", "Jupyter notebook", "Terraform runner", "Données export ✓",
-    "拡張 token", "backup-job", "Grafana datasource", "Zürich laptop", "ETL — nightly",
+    "CI deploy key",
+    "Jupyter notebook",
+    "Terraform runner",
+    "Données export ✓",
+    "拡張 token",
+    "backup-job",
+    "Grafana datasource",
+    "Zürich laptop",
+    "ETL — nightly",
 )
 UNRESTRICTED_SHARE = 0.2
 NEVER_EXPIRES_SHARE = 0.2
@@ -125,7 +145,12 @@ class Simulation:
         )
 
     def _envelope(
-        self, credential: IntendedCredential, kind: EventType, at: datetime, actor: tuple[ActorKind, str], source: str
+        self,
+        credential: IntendedCredential,
+        kind: EventType,
+        at: datetime,
+        actor: tuple[ActorKind, str],
+        source: str,
     ) -> dict[str, Any]:
         credential.last_sequence += 1
         return {
@@ -150,7 +175,9 @@ class Simulation:
     def _created(self, credential: IntendedCredential) -> CredentialCreated:
         at = credential.created_at
         return CredentialCreated(
-            envelope=self._envelope(credential, EventType.CREATED, at, self._owner(credential), "iam-api"),
+            envelope=self._envelope(
+                credential, EventType.CREATED, at, self._owner(credential), "iam-api"
+            ),
             credential={
                 "id": credential.credential_id,
                 "clientId": credential.client_id,
@@ -168,11 +195,15 @@ class Simulation:
         expires = credential.expires_time
         assert expires is not None
         envelope = self._envelope(
-            credential, EventType.EXPIRED, expires, (ActorKind.SYSTEM, "expiry-sweeper"), "expiry-sweeper"
+            credential,
+            EventType.EXPIRED,
+            expires,
+            (ActorKind.SYSTEM, "expiry-sweeper"),
+            "expiry-sweeper",
         )
         credential.status = "expired"
         credential.updated_at = expires
-        return CredentialExpired(envelope=envelope, expiresTime=expires)
+        return CredentialExpired(envelope=envelope, expires_time=expires)
 
     def _next_action(self, credential: IntendedCredential, at: datetime) -> LifecycleEvent | None:
         roll = self.rng.random()
@@ -195,7 +226,9 @@ class Simulation:
         if roll < 0.50:
             return self._use(credential, at, allowed_source=True, outcome=UseOutcome.ALLOWED)
         if roll < 0.60 and credential.allow_source_cidr:
-            return self._use(credential, at, allowed_source=False, reason=DenialReason.OUTSIDE_ALLOWED_CIDRS)
+            return self._use(
+                credential, at, allowed_source=False, reason=DenialReason.OUTSIDE_ALLOWED_CIDRS
+            )
         if roll < 0.61 and credential.allow_source_cidr:
             self.summary.planted_anomalies["USE_OUTSIDE_ALLOWED_CIDRS"] += 1
             return self._use(credential, at, allowed_source=False, outcome=UseOutcome.ALLOWED)
@@ -251,7 +284,11 @@ class Simulation:
             credential, EventType.USED, at, (ActorKind.USER, credential.user_id), "api-gateway"
         )
         return CredentialUsed(
-            envelope=envelope, sourceIp=source_ip, usedAt=at, outcome=outcome, denialReason=reason
+            envelope=envelope,
+            source_ip=source_ip,
+            used_at=at,
+            outcome=outcome,
+            denial_reason=reason,
         )
 
     def _scope_roles(self, credential: IntendedCredential, at: datetime) -> CredentialRolesScoped:
@@ -260,33 +297,41 @@ class Simulation:
             roles.discard(self.rng.choice(sorted(roles)))
         else:
             roles.add(self.rng.choice(ROLES))
-        envelope = self._envelope(credential, EventType.ROLES_SCOPED, at, self._owner(credential), "iam-api")
+        envelope = self._envelope(
+            credential, EventType.ROLES_SCOPED, at, self._owner(credential), "iam-api"
+        )
         credential.scoped_roles = roles
         credential.updated_at = at
-        return CredentialRolesScoped(envelope=envelope, scopedRoles=sorted(roles))
+        return CredentialRolesScoped(envelope=envelope, scoped_roles=sorted(roles))
 
-    def _update(self, credential: IntendedCredential, at: datetime, extend: bool) -> CredentialUpdated:
+    def _update(
+        self, credential: IntendedCredential, at: datetime, extend: bool
+    ) -> CredentialUpdated:
         changes: dict[str, Any] = {}
         if extend:
             credential.expires_time = at + timedelta(days=self.rng.uniform(1, 10))
-            changes["expiresTime"] = credential.expires_time
+            changes["expires_time"] = credential.expires_time
             if credential.status == "expired":
                 credential.status = "active"
         elif self.rng.random() < 0.5:
             credential.display_name = self.rng.choice(DISPLAY_NAMES) + " (renamed)"
-            changes["displayName"] = credential.display_name
+            changes["display_name"] = credential.display_name
         else:
             count = self.rng.randint(0, 3)
             credential.allow_source_cidr = set(self.rng.sample(ALLOWED_NETWORKS, count))
-            changes["allowSourceCidr"] = sorted(credential.allow_source_cidr)
-        envelope = self._envelope(credential, EventType.UPDATED, at, self._owner(credential), "iam-api")
+            changes["allow_source_cidr"] = sorted(credential.allow_source_cidr)
+        envelope = self._envelope(
+            credential, EventType.UPDATED, at, self._owner(credential), "iam-api"
+        )
         credential.updated_at = at
         return CredentialUpdated(envelope=envelope, **changes)
 
     def _delete(self, credential: IntendedCredential, at: datetime) -> CredentialDeleted:
-        envelope = self._envelope(credential, EventType.DELETED, at, self._owner(credential), "iam-api")
+        envelope = self._envelope(
+            credential, EventType.DELETED, at, self._owner(credential), "iam-api"
+        )
         credential.status = "deleted"
         credential.deleted_at = at
         credential.updated_at = at
         reason = self.rng.choice([None, "rotated", "owner left the team", "compromised?"])
-        return CredentialDeleted(envelope=envelope, deletedAt=at, reason=reason)
+        return CredentialDeleted(envelope=envelope, deleted_at=at, reason=reason)

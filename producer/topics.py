@@ -38,7 +38,9 @@ class TopicLayout:
     replication_factor: int = 1
 
 
-def ensure_topics(bootstrap_servers: str, layout: TopicLayout, timeout_s: float = 30.0) -> list[str]:
+def ensure_topics(
+    bootstrap_servers: str, layout: TopicLayout, timeout_s: float = 30.0
+) -> list[str]:
     """Create whichever of the two topics is missing; return the names created."""
     try:
         admin = KafkaAdminClient(

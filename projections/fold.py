@@ -174,7 +174,11 @@ def _roles_scoped(event: CredentialRolesScoped, state: CredentialState) -> _Effe
 
 @_effect.register
 def _updated(event: CredentialUpdated, state: CredentialState) -> _Effect:
-    """The fields the update sets; a new expiry after the update reactivates an expired one."""
+    """The fields the update sets; a new expiry after the update reactivates an expired one.
+
+    Moving the expiry into the past does not expire an active credential (that is what the
+    expired event says), but later uses are judged against the new expiry.
+    """
     status = state.status
     if (
         status is CredentialStatus.EXPIRED

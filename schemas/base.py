@@ -13,7 +13,7 @@ from schemas.errors import InvalidEventError, Problem
 
 def problems_of(error: pydantic.ValidationError) -> list[Problem]:
     """Turn pydantic's error list into field/message problems named as in the Avro schema."""
-    problems = []
+    problems: list[Problem] = []
     for detail in error.errors(include_url=False):
         prefix = ".".join(str(part) for part in detail["loc"])
         nested = detail.get("ctx", {}).get("error")

@@ -45,9 +45,8 @@ class EventCodec:
         except Exception as exc:
             raise DecodeError(f"{writer.name} body is not valid Avro: {exc!r}") from exc
         if buffer.tell() != len(data):
-            raise DecodeError(
-                f"{writer.name} body has {len(data) - buffer.tell()} trailing bytes after the record"
-            )
+            trailing = len(data) - buffer.tell()
+            raise DecodeError(f"{writer.name} body has {trailing} trailing bytes after the record")
         if not isinstance(record, dict):
             raise DecodeError(f"{writer.name} body did not decode to a record")
         try:

@@ -25,7 +25,9 @@ def _network(value: str) -> str:
     try:
         return str(ipaddress.ip_network(value.strip(), strict=True))
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a valid IPv4/IPv6 CIDR without host bits ({exc})") from None
+        raise ValueError(
+            f"{value!r} is not a valid IPv4/IPv6 CIDR without host bits ({exc})"
+        ) from None
 
 
 def _address(value: str) -> str:
@@ -66,6 +68,7 @@ Cidr = Annotated[str, AfterValidator(_network)]
 IpAddress = Annotated[str, AfterValidator(_address)]
 """An IPv4/IPv6 address in canonical (compressed, lower-case) text form."""
 
+
 def _as_list(values: tuple[str, ...]) -> list[str]:
     return list(values)
 
@@ -73,7 +76,10 @@ def _as_list(values: tuple[str, ...]) -> list[str]:
 _AS_LIST = PlainSerializer(_as_list, return_type=list[str])
 
 RoleSet = Annotated[
-    tuple[NonEmptyStr, ...], BeforeValidator(_reject_bare_string), AfterValidator(_role_set), _AS_LIST
+    tuple[NonEmptyStr, ...],
+    BeforeValidator(_reject_bare_string),
+    AfterValidator(_role_set),
+    _AS_LIST,
 ]
 """A set of scoped roles: non-empty names, de-duplicated and sorted."""
 

@@ -159,7 +159,11 @@ class CredentialUpdated(LifecycleEvent):
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
-        if self.display_name is None and self.allow_source_cidr is None and self.expires_time is None:
+        if (
+            self.display_name is None
+            and self.allow_source_cidr is None
+            and self.expires_time is None
+        ):
             reject("(event)", "an update must set displayName, allowSourceCidr or expiresTime")
         return self
 

@@ -42,6 +42,8 @@ def load_event_schemas(directory: Path, release: str) -> dict[str, SchemaVersion
         if not path.exists():
             continue
         schema = load_schema(str(path))
+        if not isinstance(schema, dict):
+            raise ValueError(f"{path} does not hold a record schema")
         canonical = to_parsing_canonical_form(schema)
         digest = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
         versions[name] = SchemaVersion(name, schema, canonical, digest, release)

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def _bootstrap_servers(settings: Settings) -> str:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("CLIENT_AUDIT_KAFKA_BOOTSTRAP_SERVERS"):
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get(
+        "CLIENT_AUDIT_KAFKA_BOOTSTRAP_SERVERS"
+    ):
         return settings.kafka_bootstrap_servers
     from devservices import kafka
 
@@ -31,46 +33,76 @@ def _bootstrap_servers(settings: Settings) -> str:
 
 
 @click.command()
-@click.option("--credentials", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Credentials to simulate.")
+@click.option(
+    "--credentials",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Credentials to simulate.",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulation seed.")
-@click.option("--database", "database_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path(".local/demo/client-audit-demo.db"), show_default=True,
-              help="SQLite file to project into (replaced on every run).")
+@click.option(
+    "--database",
+    "database_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".local/demo/client-audit-demo.db"),
+    show_default=True,
+    help="SQLite file to project into (replaced on every run).",
+)
 @click.pass_context
-def demo(ctx: click.Context, credentials: int, seed: int, database_path: Path) -> None:
+def demo(ctx: click.Context, /, credentials: int, seed: int, database_path: Path) -> None:
     """Run the whole pipeline once: start Kafka if needed, publish a realistic lifecycle
     stream to a fresh topic, project it into a fresh SQLite file and print the audit report."""
     base = settings_of(ctx)
     run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    settings = base.model_copy(update={
-        "kafka_bootstrap_servers": _bootstrap_servers(base),
-        "lifecycle_topic": f"client-audit.demo-{run}.credential-lifecycle.v1",
-        "dead_letter_topic": f"client-audit.demo-{run}.credential-lifecycle.v1.dlq",
-    })
+    settings = base.model_copy(
+        update={
+            "kafka_bootstrap_servers": _bootstrap_servers(base),
+            "lifecycle_topic": f"client-audit.demo-{run}.credential-lifecycle.v1",
+            "dead_letter_topic": f"client-audit.demo-{run}.credential-lifecycle.v1.dlq",
+        }
+    )
     database_path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database_path}{suffix}").unlink(missing_ok=True)
     database_url = f"sqlite:///{database_path.resolve()}"
     console = Console(width=None if sys.stdout.isatty() else 150)
-    console.rule(f"1. publishing to {settings.lifecycle_topic} on {settings.kafka_bootstrap_servers}")
+    console.rule(
+        f"1. publishing to {settings.lifecycle_topic} on {settings.kafka_bootstrap_servers}"
+    )
     from client_audit.cli.simulate import simulate
 
     ctx.obj.settings = settings
-    ctx.invoke(simulate, credentials=credentials, events_per_credential=10, users=None, seed=seed,
-               start=None, progress=True)
+    ctx.invoke(
+        simulate,
+        credentials=credentials,
+        events_per_credential=10,
+        users=None,
+        seed=seed,
+        start=None,
+        progress=True,
+    )
     console.rule(f"2. projecting into {database_url}")
-    report = run_projector(settings, database_url, group_id=f"client-audit-demo-{run}",
-                           until_caught_up=True, batch_size=5000)
-    console.print(f"applied {report.applied} events in {report.elapsed_s:.1f} s "
-                  f"({report.rate:.0f}/s); {report.dead_lettered} dead-lettered")
+    report = run_projector(
+        settings,
+        database_url,
+        group_id=f"client-audit-demo-{run}",
+        until_caught_up=True,
+        batch_size=5000,
+    )
+    console.print(
+        f"applied {report.applied} events in {report.elapsed_s:.1f} s "
+        f"({report.rate:.0f}/s); {report.dead_lettered} dead-lettered"
+    )
     console.rule("3. audit report")
     engine = create_engine_for(database_url)
     try:
         print_report(console, build_report(engine))
     finally:
         engine.dispose()
-    console.print(f"\nThe projection stays in {database_path}; the events stay on {settings.lifecycle_topic}.")
+    console.print(
+        f"\nThe projection stays in {database_path}; the events stay on {settings.lifecycle_topic}."
+    )
 
 
 def _counts_table(title: str, counts: dict[str, int]) -> Table:
@@ -89,17 +121,31 @@ def print_report(console: Console, report: AuditReport) -> None:
     console.print(_counts_table("Anomalies by kind", report.anomalies_by_kind))
     if report.highlighted_credential is None:
         return
-    trail = Table(title=f"Audit trail of {report.highlighted_credential} (most anomalous allowed uses)",
-                  title_justify="left")
-    for column in ("seq", "occurred at (UTC)", "event", "actor", "source IP", "outcome", "anomalies"):
+    trail = Table(
+        title=f"Audit trail of {report.highlighted_credential} (most anomalous allowed uses)",
+        title_justify="left",
+    )
+    for column in (
+        "seq",
+        "occurred at (UTC)",
+        "event",
+        "actor",
+        "source IP",
+        "outcome",
+        "anomalies",
+    ):
         trail.add_column(column)
     for entry in report.trail:
         outcome = entry["outcome"] or ""
         if entry["denial_reason"]:
             outcome = f"{outcome} ({entry['denial_reason']})"
         trail.add_row(
-            str(entry["sequence"]), entry["occurred_at"].strftime("%Y-%m-%d %H:%M:%S"),
-            entry["event_type"], entry["actor_id"], entry["source_ip"] or "", outcome,
+            str(entry["sequence"]),
+            entry["occurred_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            entry["event_type"],
+            entry["actor_id"],
+            entry["source_ip"] or "",
+            outcome,
             ", ".join(entry["anomalies"]),
         )
     console.print(trail)

@@ -22,7 +22,9 @@ def topic_layout(settings: Settings) -> TopicLayout:
 def open_publisher(settings: Settings) -> EventPublisher:
     """Create the topics if missing and connect a publisher; a clear CLI error otherwise."""
     try:
-        ensure_topics(settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s)
+        ensure_topics(
+            settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s
+        )
         return EventPublisher(
             settings.kafka_bootstrap_servers,
             settings.lifecycle_topic,

@@ -1,4 +1,4 @@
-"""The client-audit command: emit, simulate, project, replay and query credential lifecycle events."""
+"""The client-audit command: emit, simulate, project, replay and query lifecycle events."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ from client_audit.settings import Settings
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--bootstrap-servers", help="Kafka bootstrap servers [env KAFKA_BOOTSTRAP_SERVERS].")
-@click.option("--topic", "lifecycle_topic", help="Lifecycle topic [env CLIENT_AUDIT_LIFECYCLE_TOPIC].")
+@click.option(
+    "--topic", "lifecycle_topic", help="Lifecycle topic [env CLIENT_AUDIT_LIFECYCLE_TOPIC]."
+)
 @click.option("--dead-letter-topic", help="Dead-letter topic [env CLIENT_AUDIT_DEAD_LETTER_TOPIC].")
 @click.option("--partitions", type=click.IntRange(min=1), help="Partitions for topics it creates.")
 @click.option("--database-url", help="SQLAlchemy URL of the projection store [env DATABASE_URL].")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, **overrides: Any) -> None:
+def cli(ctx: click.Context, /, verbose: bool, **overrides: Any) -> None:
     """Event-sourced audit of personal API client credentials on Apache Kafka.
 
     Settings come from environment variables (see README, "Configuration") and the

@@ -10,33 +10,41 @@ import click
 from schemas.models import ActorKind
 
 
-class Instant(click.ParamType):
+class Instant(click.ParamType):  # type: ignore[type-arg]
     """An ISO-8601 instant that carries an offset (Z or +hh:mm); naive instants are refused."""
 
     name = "INSTANT"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
         if isinstance(value, datetime):
             parsed = value
         else:
             try:
                 parsed = datetime.fromisoformat(str(value).strip())
             except ValueError:
-                self.fail(f"{value!r} is not an ISO-8601 instant (e.g. 2026-03-03T10:00:00Z)", param, ctx)
+                self.fail(
+                    f"{value!r} is not an ISO-8601 instant (e.g. 2026-03-03T10:00:00Z)", param, ctx
+                )
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             self.fail(f"{value!r} has no UTC offset; add Z or +hh:mm", param, ctx)
         return parsed
 
 
-class ActorParam(click.ParamType):
+class ActorParam(click.ParamType):  # type: ignore[type-arg]
     """KIND:ID, e.g. user:alice or system:expiry-sweeper."""
 
     name = "KIND:ID"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dict[str, str]:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dict[str, str]:
         kind, separator, identity = str(value).partition(":")
         if not separator or not identity.strip():
-            self.fail(f"{value!r} is not KIND:ID (e.g. user:alice, system:expiry-sweeper)", param, ctx)
+            self.fail(
+                f"{value!r} is not KIND:ID (e.g. user:alice, system:expiry-sweeper)", param, ctx
+            )
         try:
             actor_kind = ActorKind(kind.upper())
         except ValueError:

@@ -11,16 +11,33 @@ from client_audit.cli.project_wiring import run_projector
 
 
 @click.command()
-@click.option("--until-caught-up", is_flag=True,
-              help="Stop once the end offsets seen at start are applied (for demos, tests, catch-up).")
-@click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=5000, show_default=True,
-              help="Most events applied in one database transaction.")
+@click.option(
+    "--until-caught-up",
+    is_flag=True,
+    help="Stop once the end offsets seen at start are applied (for demos, tests, catch-up).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1, max=100_000),
+    default=5000,
+    show_default=True,
+    help="Most events applied in one database transaction.",
+)
 @click.option("--group", help="Kafka consumer group [env CLIENT_AUDIT_CONSUMER_GROUP].")
-@click.option("--metrics-port", type=click.IntRange(min=1, max=65535),
-              help="Serve Prometheus metrics on 127.0.0.1:PORT [env CLIENT_AUDIT_METRICS_PORT].")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=1, max=65535),
+    help="Serve Prometheus metrics on 127.0.0.1:PORT [env CLIENT_AUDIT_METRICS_PORT].",
+)
 @click.pass_context
-def project(ctx: click.Context, until_caught_up: bool, batch_size: int, group: str | None,
-            metrics_port: int | None) -> None:
+def project(
+    ctx: click.Context,
+    /,
+    until_caught_up: bool,
+    batch_size: int,
+    group: str | None,
+    metrics_port: int | None,
+) -> None:
     """Consume lifecycle events and project them into the current-state table and the audit log.
 
     Each batch's rows and the consumer positions commit in one database transaction, so a
@@ -36,11 +53,16 @@ def project(ctx: click.Context, until_caught_up: bool, batch_size: int, group: s
         batch_size=batch_size,
         metrics_port=metrics_port or settings.metrics_port,
     )
-    click.echo(json.dumps({
-        "applied": report.applied,
-        "duplicatesSkipped": report.duplicates,
-        "deadLettered": report.dead_lettered,
-        "anomalies": dict(sorted(report.anomalies.items())),
-        "seconds": round(report.elapsed_s, 3),
-        "eventsPerSecond": round(report.rate, 1),
-    }, indent=2))
+    click.echo(
+        json.dumps(
+            {
+                "applied": report.applied,
+                "duplicatesSkipped": report.duplicates,
+                "deadLettered": report.dead_lettered,
+                "anomalies": dict(sorted(report.anomalies.items())),
+                "seconds": round(report.elapsed_s, 3),
+                "eventsPerSecond": round(report.rate, 1),
+            },
+            indent=2,
+        )
+    )

@@ -53,7 +53,9 @@ def run_projector(
 ) -> ProjectorReport:
     """Migrate the store, then project the lifecycle topic into it until stopped or caught up."""
     try:
-        ensure_topics(settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s)
+        ensure_topics(
+            settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s
+        )
     except ProducerError as exc:
         raise click.ClickException(str(exc)) from None
     upgrade(database_url)
