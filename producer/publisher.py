@@ -121,7 +121,7 @@ class EventPublisher:
         try:
             self._producer.flush(timeout=self.timeout_s)
         except KafkaError as exc:
-            log.warning("flush did not complete: %s", exc)
+            log.debug("flush did not complete: %s", exc)
         for future in futures:
             remaining = max(0.1, self.timeout_s - (time.monotonic() - started))
             try:

@@ -273,7 +273,9 @@ def history(credential_id: str, events: int, start: datetime = T0) -> Iterator[L
         at = start + timedelta(minutes=sequence)
         if sequence % 2:
             yield build_roles_scoped(
-                credential_id=credential_id, sequence=sequence, occurred_at=at,
+                credential_id=credential_id,
+                sequence=sequence,
+                occurred_at=at,
                 scoped_roles=("viewer", f"role-{sequence}"),
             )
         else:

@@ -30,7 +30,6 @@ from schemas.registry import default_registry
 from tests.builders import (
     FAR_FUTURE,
     T0,
-    build,
     build_created,
     build_deleted,
     build_expired,
@@ -49,23 +48,31 @@ UNICODE_NAME = "Données export ✓ — 拡張 token 🔑 Zürich e\u0301 \u0000
 IPV6_CIDRS = ["2001:db8:1::/48", "fd00:ab::/32", "::/0", "2001:db8:abcd:12::/64"]
 
 EDGE_EVENTS: dict[str, Callable[[], LifecycleEvent]] = {
-    "created-typical": lambda: build_created(),
+    "created-typical": build_created,
     "created-empty-lists": lambda: build_created(scoped_roles=[], allow_source_cidr=[]),
     "created-5000-roles": lambda: build_created(scoped_roles=MANY_ROLES),
-    "created-ipv6-cidrs": lambda: build_created(allow_source_cidr=IPV6_CIDRS + ["10.0.0.0/8"]),
+    "created-ipv6-cidrs": lambda: build_created(allow_source_cidr=[*IPV6_CIDRS, "10.0.0.0/8"]),
     "created-far-future": lambda: build_created(expires_time=FAR_FUTURE),
     "created-unicode": lambda: build_created(display_name=UNICODE_NAME),
     "created-all-none": lambda: CredentialCreated.from_record(
         created_record(
-            display_name=None, scoped_roles=None, allow_source_cidr=None, expires_time=None,
-            credential={"id": None, "clientId": None, "userId": None, "createdAt": None,
-                        "updatedAt": None},
+            display_name=None,
+            scoped_roles=None,
+            allow_source_cidr=None,
+            expires_time=None,
+            credential={
+                "id": None,
+                "clientId": None,
+                "userId": None,
+                "createdAt": None,
+                "updatedAt": None,
+            },
         )
     ),
     "created-every-field": lambda: build_created(
         credential={"lastUsedAt": T0 + timedelta(days=1), "deletedAt": T0 + timedelta(days=2)}
     ),
-    "roles-scoped": lambda: build_roles_scoped(),
+    "roles-scoped": build_roles_scoped,
     "roles-scoped-empty": lambda: build_roles_scoped(scoped_roles=[]),
     "roles-scoped-5000": lambda: build_roles_scoped(scoped_roles=MANY_ROLES),
     "roles-scoped-unicode": lambda: build_roles_scoped(scoped_roles=["rôle.lecteur", "角色"]),
@@ -77,7 +84,7 @@ EDGE_EVENTS: dict[str, Callable[[], LifecycleEvent]] = {
         display_name=UNICODE_NAME, allow_source_cidr=["10.0.0.0/8"], expires_time=T0
     ),
     "updated-empty-name": lambda: build_updated(display_name=""),
-    "used-allowed-ipv4": lambda: build_used(),
+    "used-allowed-ipv4": build_used,
     "used-allowed-ipv6": lambda: build_used(source_ip="2001:db8:abcd:12::7"),
     "used-ipv4-mapped": lambda: build_used(source_ip="::ffff:192.0.2.1"),
     "used-denied-cidrs": lambda: build_used(
@@ -95,8 +102,12 @@ EDGE_EVENTS: dict[str, Callable[[], LifecycleEvent]] = {
     "deleted-without-reason": lambda: build_deleted(reason=None),
     "deleted-empty-reason": lambda: build_deleted(reason=""),
     "max-sequence-and-odd-ids": lambda: build_used(
-        sequence=2**63 - 1, credential_id="cred/ü/\u2603", client_id="c" * 1000,
-        actor_kind="SYSTEM", actor_id="expiry-sweeper", occurred_at=FAR_FUTURE,
+        sequence=2**63 - 1,
+        credential_id="cred/ü/\u2603",
+        client_id="c" * 1000,
+        actor_kind="SYSTEM",
+        actor_id="expiry-sweeper",
+        occurred_at=FAR_FUTURE,
         recorded_at=FAR_FUTURE,
     ),
     "microseconds": lambda: build_used(
@@ -202,7 +213,10 @@ def test_encode_of_unencodable_event_raises_encode_error() -> None:
     # bypass validation (model_construct) to hand the writer a value Avro cannot carry
     broken = CredentialUsed.model_construct(
         envelope=event.envelope.model_copy(update={"sequence": 2**64}),
-        source_ip=event.source_ip, used_at=event.used_at, outcome=event.outcome, denial_reason=None,
+        source_ip=event.source_ip,
+        used_at=event.used_at,
+        outcome=event.outcome,
+        denial_reason=None,
     )
     with pytest.raises(EncodeError, match="CredentialUsed"):
         CODEC.encode(broken)
@@ -226,40 +240,57 @@ def _envelope_changed(event: LifecycleEvent, **changes: Any) -> dict[str, Any]:
     return record
 
 
-INVALID_VALUES: dict[str, tuple[LifecycleEvent, Callable[[dict[str, Any]], dict[str, Any]], str]] = {
+INVALID_VALUES: dict[
+    str, tuple[LifecycleEvent, Callable[[dict[str, Any]], dict[str, Any]], str]
+] = {
     "source-ip-not-an-ip": (build_used(), lambda r: {**r, "sourceIp": "not-an-ip"}, "sourceIp"),
     "source-ip-cidr": (build_used(), lambda r: {**r, "sourceIp": "10.0.0.0/8"}, "sourceIp"),
     "denied-without-reason": (
-        build_used(), lambda r: {**r, "outcome": "DENIED", "denialReason": None}, "denialReason"
+        build_used(),
+        lambda r: {**r, "outcome": "DENIED", "denialReason": None},
+        "denialReason",
     ),
     "allowed-with-reason": (
-        build_used(), lambda r: {**r, "denialReason": "EXPIRED"}, "denialReason"
+        build_used(),
+        lambda r: {**r, "denialReason": "EXPIRED"},
+        "denialReason",
     ),
-    "sequence-zero": (build_used(), lambda r: {**r, "envelope": {**r["envelope"], "sequence": 0}},
-                      "envelope.sequence"),
+    "sequence-zero": (
+        build_used(),
+        lambda r: {**r, "envelope": {**r["envelope"], "sequence": 0}},
+        "envelope.sequence",
+    ),
     "sequence-negative": (
-        build_expired(), lambda r: {**r, "envelope": {**r["envelope"], "sequence": -5}},
+        build_expired(),
+        lambda r: {**r, "envelope": {**r["envelope"], "sequence": -5}},
         "envelope.sequence",
     ),
     "blank-credential-id": (
-        build_deleted(), lambda r: {**r, "envelope": {**r["envelope"], "credentialId": " "}},
+        build_deleted(),
+        lambda r: {**r, "envelope": {**r["envelope"], "credentialId": " "}},
         "envelope.credentialId",
     ),
     "event-type-mismatch": (
-        build_used(), lambda r: {**r, "envelope": {**r["envelope"], "eventType": "DELETED"}},
+        build_used(),
+        lambda r: {**r, "envelope": {**r["envelope"], "eventType": "DELETED"}},
         "envelope.eventType",
     ),
     "cidr-host-bits": (
-        build_updated(), lambda r: {**r, "allowSourceCidr": ["10.0.0.1/8"]}, "allowSourceCidr.0"
+        build_updated(),
+        lambda r: {**r, "allowSourceCidr": ["10.0.0.1/8"]},
+        "allowSourceCidr.0",
     ),
     "created-id-mismatch": (
-        build_created(), lambda r: {**r, "credential": {**r["credential"], "id": "other"}},
+        build_created(),
+        lambda r: {**r, "credential": {**r["credential"], "id": "other"}},
         "credential.id",
     ),
-    "update-without-change": (
-        build_updated(), lambda r: {**r, "displayName": None}, "(event)"
+    "update-without-change": (build_updated(), lambda r: {**r, "displayName": None}, "(event)"),
+    "blank-role": (
+        build_roles_scoped(),
+        lambda r: {**r, "scopedRoles": ["ok", ""]},
+        "scopedRoles.1",
     ),
-    "blank-role": (build_roles_scoped(), lambda r: {**r, "scopedRoles": ["ok", ""]}, "scopedRoles.1"),
 }
 
 
@@ -298,8 +329,9 @@ def _decode_or_contract_error(data: bytes) -> None:
     assert CODEC.decode(CODEC.encode(event)) == event
 
 
-FUZZ = settings(max_examples=400, deadline=timedelta(seconds=2),
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=400, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @pytest.mark.timeout(300)
@@ -355,8 +387,9 @@ def test_mutate_changes_bytes() -> None:
 
 
 @pytest.mark.timeout(300)
-@settings(max_examples=1500, deadline=timedelta(seconds=2),
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=1500, deadline=timedelta(seconds=2), suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.sampled_from(SAMPLES), st.lists(MUTATION, min_size=1, max_size=4))
 def test_mutated_messages_only_raise_contract_errors(
     sample: bytes, mutations: list[Mutation]
@@ -414,7 +447,9 @@ def _fullname(name: str, namespace: str | None) -> str:
 
 
 def canonical_form(
-    schema: Any, files: dict[str, Any] | None = None, namespace: str | None = None,
+    schema: Any,
+    files: dict[str, Any] | None = None,
+    namespace: str | None = None,
     seen: set[str] | None = None,
 ) -> str:
     """Parsing Canonical Form: [PRIMITIVES] [FULLNAMES] [STRIP] [ORDER] [STRINGS] [INTEGERS]
@@ -429,7 +464,11 @@ def canonical_form(
             return json.dumps(name, ensure_ascii=False)
         return canonical_form(files[name], files, namespace, seen)
     if isinstance(schema, list):
-        return "[" + ",".join(canonical_form(branch, files, namespace, seen) for branch in schema) + "]"
+        return (
+            "["
+            + ",".join(canonical_form(branch, files, namespace, seen) for branch in schema)
+            + "]"
+        )
     kind = schema["type"]
     if kind in PRIMITIVES:
         return json.dumps(kind)
@@ -462,25 +501,52 @@ SPEC_VECTORS: list[tuple[str, str, int]] = [
     ('"null"', '"null"', 7195948357588979594),
     ('"int"', '"int"', 8247732601305521295),
     ('"string"', '"string"', -8142146995180207161),
-    ('{"fields":[], "type":"record", "name":"foo", "namespace":"x.y"}',
-     '{"name":"x.y.foo","type":"record","fields":[]}', 5916914534497305771),
-    ('{"fields":[], "type":"record", "name":"a.b.foo", "namespace":"x.y"}',
-     '{"name":"a.b.foo","type":"record","fields":[]}', -4616218487480524110),
-    ('{ "fields":[{"type":"boolean", "aliases":[], "name":"f1", "default":"true"},'
-     '{"order":"descending","name":"f2","doc":"Hello","type":"int"}], "type":"record", "name":"foo"}',
-     '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"},'
-     '{"name":"f2","type":"int"}]}', -4860222112080293046),
-    ('{"namespace":"x.y.z", "type":"enum", "name":"foo", "doc":"foo bar", "symbols":["A1", "A2"]}',
-     '{"name":"x.y.z.foo","type":"enum","symbols":["A1","A2"]}', -4448647247586288245),
-    ('{"namespace":"x.y.z", "type":"fixed", "name":"foo", "doc":"foo bar", "size":32}',
-     '{"name":"x.y.z.foo","type":"fixed","size":32}', -3064184465700546786),
-    ('{ "items":{"type":"null"}, "type":"array"}', '{"type":"array","items":"null"}',
-     -589620603366471059),
-    ('{ "values":"string", "type":"map"}', '{"type":"map","values":"string"}', -8732877298790414990),
-    ('{"name":"PigValue","type":"record",'
-     '"fields":[{"name":"value", "type":["null", "int", "long", "PigValue"]}]}',
-     '{"name":"PigValue","type":"record","fields":[{"name":"value","type":'
-     '["null","int","long","PigValue"]}]}', -1759257747318642341),
+    (
+        '{"fields":[], "type":"record", "name":"foo", "namespace":"x.y"}',
+        '{"name":"x.y.foo","type":"record","fields":[]}',
+        5916914534497305771,
+    ),
+    (
+        '{"fields":[], "type":"record", "name":"a.b.foo", "namespace":"x.y"}',
+        '{"name":"a.b.foo","type":"record","fields":[]}',
+        -4616218487480524110,
+    ),
+    (
+        '{ "fields":[{"type":"boolean", "aliases":[], "name":"f1", "default":"true"},'
+        '{"order":"descending","name":"f2","doc":"Hello","type":"int"}],'
+        ' "type":"record", "name":"foo"}',
+        '{"name":"foo","type":"record","fields":[{"name":"f1","type":"boolean"},'
+        '{"name":"f2","type":"int"}]}',
+        -4860222112080293046,
+    ),
+    (
+        '{"namespace":"x.y.z", "type":"enum", "name":"foo", "doc":"foo bar",'
+        ' "symbols":["A1", "A2"]}',
+        '{"name":"x.y.z.foo","type":"enum","symbols":["A1","A2"]}',
+        -4448647247586288245,
+    ),
+    (
+        '{"namespace":"x.y.z", "type":"fixed", "name":"foo", "doc":"foo bar", "size":32}',
+        '{"name":"x.y.z.foo","type":"fixed","size":32}',
+        -3064184465700546786,
+    ),
+    (
+        '{ "items":{"type":"null"}, "type":"array"}',
+        '{"type":"array","items":"null"}',
+        -589620603366471059,
+    ),
+    (
+        '{ "values":"string", "type":"map"}',
+        '{"type":"map","values":"string"}',
+        -8732877298790414990,
+    ),
+    (
+        '{"name":"PigValue","type":"record",'
+        '"fields":[{"name":"value", "type":["null", "int", "long", "PigValue"]}]}',
+        '{"name":"PigValue","type":"record","fields":[{"name":"value","type":'
+        '["null","int","long","PigValue"]}]}',
+        -1759257747318642341,
+    ),
 ]
 
 
@@ -515,7 +581,8 @@ def test_every_event_class_has_an_avsc_file() -> None:
     files = _avsc_files()
     assert set(EVENT_CLASSES_BY_SCHEMA) <= set(files)
     assert set(files) - set(EVENT_CLASSES_BY_SCHEMA) == {
-        "clientaudit.events.Envelope", "clientaudit.events.PersonalClient"
+        "clientaudit.events.Envelope",
+        "clientaudit.events.PersonalClient",
     }
 
 
@@ -540,5 +607,7 @@ def test_message_bytes_are_the_documented_single_object_encoding(name: str) -> N
 
 def test_fingerprints_differ_per_event_type() -> None:
     files = _avsc_files()
-    prints = {crc64_avro(canonical_form(files[name], files).encode()) for name in EVENT_CLASSES_BY_SCHEMA}
+    prints = {
+        crc64_avro(canonical_form(files[name], files).encode()) for name in EVENT_CLASSES_BY_SCHEMA
+    }
     assert len(prints) == len(EVENT_CLASSES_BY_SCHEMA)

@@ -98,7 +98,9 @@ VALID_RECORDS: dict[EventType, Callable[[], Record]] = {
 
 
 @pytest.mark.parametrize("kind", list(EventType), ids=lambda kind: kind.value)
-def test_every_builder_makes_a_valid_event_of_its_type(construct: Construct, kind: EventType) -> None:
+def test_every_builder_makes_a_valid_event_of_its_type(
+    construct: Construct, kind: EventType
+) -> None:
     cls = EVENT_CLASSES[kind]
     event = construct(cls, VALID_RECORDS[kind]())
     assert type(event) is cls
@@ -158,7 +160,9 @@ def test_missing_envelope_fields_are_named(construct: Construct, field: str) -> 
 
 
 def test_missing_envelope_is_named(construct: Construct) -> None:
-    assert_names(rejected(construct, CredentialUsed, without(used_record(), "envelope")), "envelope")
+    assert_names(
+        rejected(construct, CredentialUsed, without(used_record(), "envelope")), "envelope"
+    )
 
 
 # --- sequence ------------------------------------------------------------------------------
@@ -167,8 +171,18 @@ def test_missing_envelope_is_named(construct: Construct) -> None:
 @pytest.mark.parametrize(
     "value",
     [0, -1, -(2**63), True, False, 1.0, 2.5, "1", None, 2**63],
-    ids=["zero", "minus-one", "min-long", "true", "false", "float", "fraction", "text", "null",
-         "above-long"],
+    ids=[
+        "zero",
+        "minus-one",
+        "min-long",
+        "true",
+        "false",
+        "float",
+        "fraction",
+        "text",
+        "null",
+        "above-long",
+    ],
 )
 def test_invalid_sequences_are_rejected(construct: Construct, value: object) -> None:
     record = with_envelope(used_record(), sequence=value)
@@ -194,18 +208,38 @@ TIMESTAMP_FIELDS: list[tuple[type[LifecycleEvent], Callable[[Any], Record], str]
     (CredentialDeleted, lambda v: deleted_record(deleted_at=v), "deletedAt"),
     (CredentialUpdated, lambda v: updated_record(expires_time=v), "expiresTime"),
     (CredentialCreated, lambda v: created_record(expires_time=v), "credential.expiresTime"),
-    (CredentialCreated, lambda v: created_record(credential={"createdAt": v}), "credential.createdAt"),
-    (CredentialCreated, lambda v: created_record(credential={"updatedAt": v}), "credential.updatedAt"),
-    (CredentialCreated, lambda v: created_record(credential={"lastUsedAt": v}),
-     "credential.lastUsedAt"),
-    (CredentialCreated, lambda v: created_record(credential={"deletedAt": v}), "credential.deletedAt"),
+    (
+        CredentialCreated,
+        lambda v: created_record(credential={"createdAt": v}),
+        "credential.createdAt",
+    ),
+    (
+        CredentialCreated,
+        lambda v: created_record(credential={"updatedAt": v}),
+        "credential.updatedAt",
+    ),
+    (
+        CredentialCreated,
+        lambda v: created_record(credential={"lastUsedAt": v}),
+        "credential.lastUsedAt",
+    ),
+    (
+        CredentialCreated,
+        lambda v: created_record(credential={"deletedAt": v}),
+        "credential.deletedAt",
+    ),
 ]
 
 
 @pytest.mark.parametrize("naive", [NAIVE, "2026-03-03T10:00:00"], ids=["datetime", "iso-text"])
-@pytest.mark.parametrize(("cls", "make", "field"), TIMESTAMP_FIELDS, ids=[f for _, _, f in TIMESTAMP_FIELDS])
+@pytest.mark.parametrize(
+    ("cls", "make", "field"), TIMESTAMP_FIELDS, ids=[f for _, _, f in TIMESTAMP_FIELDS]
+)
 def test_naive_timestamps_are_rejected(
-    construct: Construct, cls: type[LifecycleEvent], make: Callable[[Any], Record], field: str,
+    construct: Construct,
+    cls: type[LifecycleEvent],
+    make: Callable[[Any], Record],
+    field: str,
     naive: object,
 ) -> None:
     error = rejected(construct, cls, make(naive))
@@ -221,7 +255,9 @@ def test_unparseable_timestamps_are_rejected(construct: Construct, value: str) -
 @pytest.mark.parametrize(
     "offset", [timedelta(hours=5, minutes=30), timedelta(hours=-8), timedelta(hours=14)]
 )
-@pytest.mark.parametrize(("cls", "make", "field"), TIMESTAMP_FIELDS, ids=[f for _, _, f in TIMESTAMP_FIELDS])
+@pytest.mark.parametrize(
+    ("cls", "make", "field"), TIMESTAMP_FIELDS, ids=[f for _, _, f in TIMESTAMP_FIELDS]
+)
 def test_offsets_are_normalised_to_utc(
     cls: type[LifecycleEvent], make: Callable[[Any], Record], field: str, offset: timedelta
 ) -> None:
@@ -253,8 +289,16 @@ def _field_value(record: Record, dotted: str) -> Any:
 
 @pytest.mark.parametrize(
     "cidr",
-    ["not-a-cidr", "10.0.0.0/33", "300.1.2.0/24", "10.0.0.0/", "2001:db8::/129", "2001:zz8::/32",
-     "", "10.0.0.0/8/8"],
+    [
+        "not-a-cidr",
+        "10.0.0.0/33",
+        "300.1.2.0/24",
+        "10.0.0.0/",
+        "2001:db8::/129",
+        "2001:zz8::/32",
+        "",
+        "10.0.0.0/8/8",
+    ],
 )
 def test_malformed_cidrs_are_rejected_by_index(construct: Construct, cidr: str) -> None:
     record = updated_record(allow_source_cidr=["10.0.0.0/8", cidr])
@@ -295,8 +339,14 @@ def test_cidrs_are_canonicalised(given: str, canonical: str) -> None:
 
 def test_cidrs_are_deduplicated_and_ordered_ipv4_first_by_address() -> None:
     event = build_updated(
-        allow_source_cidr=["2001:db8::/32", "10.30.4.0/24", "2001:DB8::/32", "10.20.0.0/16",
-                           "10.30.4.0/24", "9.0.0.0/8"]
+        allow_source_cidr=[
+            "2001:db8::/32",
+            "10.30.4.0/24",
+            "2001:DB8::/32",
+            "10.20.0.0/16",
+            "10.30.4.0/24",
+            "9.0.0.0/8",
+        ]
     )
     assert event.allow_source_cidr == ("9.0.0.0/8", "10.20.0.0/16", "10.30.4.0/24", "2001:db8::/32")
     assert event.to_record()["allowSourceCidr"] == list(event.allow_source_cidr)
@@ -321,8 +371,12 @@ def test_bad_source_ips_are_rejected(construct: Construct, ip: str) -> None:
 
 @pytest.mark.parametrize(
     ("given", "canonical"),
-    [("2001:DB8:0:0:0:0:0:7", "2001:db8::7"), ("::ffff:10.0.0.1", "::ffff:a00:1"),
-     ("10.20.1.7", "10.20.1.7"), ("fe80::1", "fe80::1")],
+    [
+        ("2001:DB8:0:0:0:0:0:7", "2001:db8::7"),
+        ("::ffff:10.0.0.1", "::ffff:a00:1"),
+        ("10.20.1.7", "10.20.1.7"),
+        ("fe80::1", "fe80::1"),
+    ],
 )
 def test_source_ips_are_canonicalised(given: str, canonical: str) -> None:
     assert build_used(source_ip=given).source_ip == canonical
@@ -339,7 +393,9 @@ def test_denied_without_reason_is_rejected(construct: Construct) -> None:
 
 @pytest.mark.parametrize("reason", list(DenialReason))
 def test_allowed_with_reason_is_rejected(construct: Construct, reason: DenialReason) -> None:
-    error = rejected(construct, CredentialUsed, used_record(outcome="ALLOWED", denial_reason=reason.value))
+    error = rejected(
+        construct, CredentialUsed, used_record(outcome="ALLOWED", denial_reason=reason.value)
+    )
     assert_names(error, "denialReason")
     assert "ALLOWED" in str(error)
 
@@ -434,7 +490,9 @@ def test_unknown_event_type_is_rejected(construct: Construct) -> None:
 
 
 def test_roles_are_deduplicated_and_sorted() -> None:
-    record = roles_scoped_record(scoped_roles=["viewer", "admin", "viewer", "billing.reader", "admin"])
+    record = roles_scoped_record(
+        scoped_roles=["viewer", "admin", "viewer", "billing.reader", "admin"]
+    )
     event = CredentialRolesScoped.from_record(record)
     assert event.scoped_roles == ("admin", "billing.reader", "viewer")
     assert event.to_record()["scopedRoles"] == ["admin", "billing.reader", "viewer"]
@@ -443,7 +501,9 @@ def test_roles_are_deduplicated_and_sorted() -> None:
 
 
 def test_empty_role_set_is_valid() -> None:
-    assert CredentialRolesScoped.from_record(roles_scoped_record(scoped_roles=[])).scoped_roles == ()
+    assert (
+        CredentialRolesScoped.from_record(roles_scoped_record(scoped_roles=[])).scoped_roles == ()
+    )
 
 
 @pytest.mark.parametrize("blank", ["", "  "])
@@ -468,12 +528,18 @@ BARE_STRING_CASES: list[tuple[type[LifecycleEvent], Record, str]] = [
     (CredentialRolesScoped, roles_scoped_record(scoped_roles="admin"), "scopedRoles"),
     (CredentialUpdated, updated_record(allow_source_cidr="10.0.0.0/8"), "allowSourceCidr"),
     (CredentialCreated, created_record(scoped_roles="admin"), "credential.scopedRoles"),
-    (CredentialCreated, created_record(allow_source_cidr="10.0.0.0/8"), "credential.allowSourceCidr"),
+    (
+        CredentialCreated,
+        created_record(allow_source_cidr="10.0.0.0/8"),
+        "credential.allowSourceCidr",
+    ),
     (CredentialRolesScoped, roles_scoped_record(scoped_roles=b"admin"), "scopedRoles"),
 ]
 
 
-@pytest.mark.parametrize(("cls", "record", "field"), BARE_STRING_CASES, ids=[f for _, _, f in BARE_STRING_CASES])
+@pytest.mark.parametrize(
+    ("cls", "record", "field"), BARE_STRING_CASES, ids=[f for _, _, f in BARE_STRING_CASES]
+)
 def test_bare_string_where_a_list_is_expected_is_rejected(
     construct: Construct, cls: type[LifecycleEvent], record: Record, field: str
 ) -> None:
@@ -487,15 +553,20 @@ def test_bare_string_where_a_list_is_expected_is_rejected(
 EXTRA_FIELD_CASES: list[tuple[type[LifecycleEvent], Record, str]] = [
     (CredentialUsed, {**used_record(), "sourcePort": 443}, "sourcePort"),
     (CredentialUsed, with_envelope(used_record(), tenant="acme"), "envelope.tenant"),
-    (CredentialUsed, with_envelope(used_record(), actor={"kind": "USER", "id": "u", "ip": "x"}),
-     "envelope.actor.ip"),
+    (
+        CredentialUsed,
+        with_envelope(used_record(), actor={"kind": "USER", "id": "u", "ip": "x"}),
+        "envelope.actor.ip",
+    ),
     (CredentialCreated, created_record(credential={"secret": "hunter2"}), "credential.secret"),
     (CredentialDeleted, {**deleted_record(), "hard": True}, "hard"),
     (CredentialExpired, {**expired_record(), "reason": "x"}, "reason"),
 ]
 
 
-@pytest.mark.parametrize(("cls", "record", "field"), EXTRA_FIELD_CASES, ids=[f for _, _, f in EXTRA_FIELD_CASES])
+@pytest.mark.parametrize(
+    ("cls", "record", "field"), EXTRA_FIELD_CASES, ids=[f for _, _, f in EXTRA_FIELD_CASES]
+)
 def test_unknown_fields_are_rejected(
     construct: Construct, cls: type[LifecycleEvent], record: Record, field: str
 ) -> None:
@@ -510,20 +581,34 @@ def test_every_personal_client_field_is_optional() -> None:
     assert all(value is None for value in empty.model_dump().values())
     assert len(empty.model_dump()) == 11
     assert PersonalClient.from_record({}) == empty
-    event = CredentialCreated.from_record({"envelope": envelope_record(EventType.CREATED), "credential": {}})
+    event = CredentialCreated.from_record(
+        {"envelope": envelope_record(EventType.CREATED), "credential": {}}
+    )
     assert event.credential == empty
     assert event.to_record()["credential"] == {
-        "id": None, "clientId": None, "userId": None, "displayName": None, "scopedRoles": None,
-        "allowSourceCidr": None, "createdAt": None, "updatedAt": None, "lastUsedAt": None,
-        "expiresTime": None, "deletedAt": None,
+        "id": None,
+        "clientId": None,
+        "userId": None,
+        "displayName": None,
+        "scopedRoles": None,
+        "allowSourceCidr": None,
+        "createdAt": None,
+        "updatedAt": None,
+        "lastUsedAt": None,
+        "expiresTime": None,
+        "deletedAt": None,
     }
 
 
 @pytest.mark.parametrize(
     ("record", "field"),
-    [({"id": ""}, "id"), ({"allowSourceCidr": ["10.0.0.1/8"]}, "allowSourceCidr.0"),
-     ({"createdAt": NAIVE}, "createdAt"), ({"scopedRoles": "admin"}, "scopedRoles"),
-     ({"colour": "red"}, "colour")],
+    [
+        ({"id": ""}, "id"),
+        ({"allowSourceCidr": ["10.0.0.1/8"]}, "allowSourceCidr.0"),
+        ({"createdAt": NAIVE}, "createdAt"),
+        ({"scopedRoles": "admin"}, "scopedRoles"),
+        ({"colour": "red"}, "colour"),
+    ],
 )
 def test_present_personal_client_fields_are_validated(record: Record, field: str) -> None:
     with pytest.raises(InvalidEventError) as info:
@@ -536,7 +621,9 @@ def test_present_personal_client_fields_are_validated(record: Record, field: str
 
 def test_personal_client_accepts_snake_case_names_too() -> None:
     client = PersonalClient(display_name="x", allow_source_cidr=["10.0.0.0/8"])
-    assert client == PersonalClient.from_record({"displayName": "x", "allowSourceCidr": ["10.0.0.0/8"]})
+    assert client == PersonalClient.from_record(
+        {"displayName": "x", "allowSourceCidr": ["10.0.0.0/8"]}
+    )
 
 
 # --- the error type ------------------------------------------------------------------------
@@ -548,7 +635,9 @@ def test_invalid_event_error_lists_every_problem() -> None:
         CredentialUsed.from_record(record)
     error = info.value
     assert {problem.field for problem in error.problems} == {
-        "envelope.sequence", "envelope.credentialId", "sourceIp"
+        "envelope.sequence",
+        "envelope.credentialId",
+        "sourceIp",
     }
     assert error.subject == "CredentialUsed"
     assert str(error).startswith("invalid CredentialUsed: ")
