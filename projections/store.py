@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from projections import lookups, writes
+from projections import chain_heads, lookups, writes
 from projections.anomalies import Anomaly
 from projections.batch import fold_batch, late_candidates
+from projections.chain import chain_hash
+from projections.chain_heads import ChainHead, PartitionKey
 from projections.database import write_transaction
 from projections.positioned import PositionedEvent
 from projections.rows import audit_row
@@ -46,10 +48,11 @@ class InvalidBatchError(ValueError):
 class ProjectionStore:
     """Current state, audit log and consumer positions in one SQL database.
 
-    Each :meth:`apply` is one transaction: audit entries, credential states and consumer
-    positions are committed together or not at all, so a consumer that resumes from
-    :meth:`positions` neither loses nor repeats an effect. Re-delivered events (same event
-    id) are skipped.
+    Each :meth:`apply` is one transaction: audit entries, credential states, consumer
+    positions and audit chain heads are committed together or not at all, so a consumer
+    that resumes from :meth:`positions` neither loses nor repeats an effect. Re-delivered
+    events (same event id) are skipped. Every new audit entry is hash-chained to the one
+    before it in its Kafka partition (:mod:`projections.chain`).
     """
 
     def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
@@ -75,8 +78,10 @@ class ProjectionStore:
 
         ``next_offsets`` maps (topic, partition) to the next offset to read: the offset after
         the last message of the partition the caller handled, dead-lettered ones included.
-        Every partition in the batch must be there, past its events. On any error the
-        transaction is rolled back and the error propagates; applying again is safe.
+        Every partition in the batch must be there, past its events. Each partition's chain
+        head is read (and locked) once; its new entries are chained after it in offset
+        order. On any error the transaction is rolled back and the error propagates;
+        applying again is safe.
         """
         _check_offsets(batch, next_offsets)
         projected_at = self._clock()
@@ -97,9 +102,15 @@ class ProjectionStore:
             rows = [
                 audit_row(positioned, flags, projected_at) for positioned, flags in outcome.entries
             ]
+            recorded_now = [positioned for positioned, _flags in outcome.entries]
+            heads = chain_heads.locked_heads(
+                connection, {(item.topic, item.partition) for item in recorded_now}
+            )
+            moved = _chain(recorded_now, rows, heads)
             writes.insert_audit_rows(connection, rows)
             writes.upsert_states(connection, list(outcome.states.values()))
             writes.upsert_positions(connection, next_offsets, projected_at)
+            chain_heads.store_heads(connection, moved)
         counts = Counter(flag for _positioned, flags in outcome.entries for flag in flags)
         result = ApplyResult(len(fresh), len(batch) - len(fresh), dict(counts))
         log.debug(
@@ -109,6 +120,32 @@ class ProjectionStore:
             len(refold),
         )
         return result
+
+
+def _chain(
+    recorded: Sequence[PositionedEvent],
+    rows: Sequence[dict[str, object]],
+    heads: Mapping[PartitionKey, ChainHead],
+) -> dict[PartitionKey, ChainHead]:
+    """Set the hashes of ``rows`` (those of ``recorded``), chaining each partition's rows in
+    offset order after its head; return the moved heads."""
+    by_partition: dict[PartitionKey, list[int]] = {}
+    for index, positioned in enumerate(recorded):
+        by_partition.setdefault((positioned.topic, positioned.partition), []).append(index)
+    moved: dict[PartitionKey, ChainHead] = {}
+    for (topic, partition), indices in by_partition.items():
+        head = heads[(topic, partition)]
+        previous = head.chain_hash
+        indices.sort(key=lambda index: recorded[index].offset)
+        for index in indices:
+            positioned = recorded[index]
+            current = chain_hash(previous, positioned.event, topic, partition, positioned.offset)
+            rows[index]["previous_hash"] = previous
+            rows[index]["chain_hash"] = current
+            previous = current
+        last = recorded[indices[-1]].offset
+        moved[(topic, partition)] = ChainHead(last, previous, head.length + len(indices))
+    return moved
 
 
 def _unique(batch: Sequence[PositionedEvent]) -> dict[str, PositionedEvent]:

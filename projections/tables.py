@@ -93,6 +93,8 @@ audit_log = Table(
     Column("kafka_partition", Integer, nullable=False),
     Column("kafka_offset", BigInteger, nullable=False),
     Column("projected_at", UtcDateTime, nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
     UniqueConstraint("event_id", name="uq_audit_log_event_id"),
     UniqueConstraint(
         "kafka_topic", "kafka_partition", "kafka_offset", name="uq_audit_log_kafka_position"
@@ -109,6 +111,8 @@ audit_log = Table(
 
 ``payload`` is the whole event as JSON (Avro field names), from which the event is rebuilt;
 ``anomalies`` lists the :class:`projections.anomalies.Anomaly` names flagged on it.
+``chain_hash`` links the row to ``previous_hash``, the chain hash of the row before it in the
+same Kafka partition (offset order); :mod:`projections.chain` defines the hash exactly.
 """
 
 consumer_positions = Table(
@@ -120,3 +124,15 @@ consumer_positions = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 """The next Kafka offset to read per topic partition, written with the rows it produced."""
+
+audit_chain_heads = Table(
+    "audit_chain_heads",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("last_offset", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("length", BigInteger, nullable=False),
+)
+"""The end of each partition's audit chain: the offset and chain hash of its last row, and
+how many rows the chain holds. Written with the rows that extend it."""

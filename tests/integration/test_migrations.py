@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,12 +11,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from projections import migrate
+from projections.chain_verify import verify_chains
 from projections.database import create_engine_for
-from projections.tables import metadata
+from projections.positioned import PositionedEvent
+from projections.rows import audit_row
+from projections.store import ProjectionStore
+from projections.tables import audit_log, metadata
+from tests.builders_projection import TOPIC, History, Partition
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"credentials", "audit_log", "consumer_positions"}
+TABLES = {"credentials", "audit_log", "consumer_positions", "audit_chain_heads"}
 
 INDEXES = {
     "credentials": {
@@ -49,7 +55,7 @@ def test_upgrade_an_empty_database_to_head(
     monkeypatch.chdir(tmp_path)
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0001"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0002"
     assert inspect_tables(database_url) == TABLES | {"alembic_version"}
 
 
@@ -134,5 +140,68 @@ def test_postgresql_version_table_lands_in_the_url_schema(pg_url: str) -> None:
                 )
             ).scalar_one()
             assert public == 0
+    finally:
+        engine.dispose()
+
+
+CHAIN_HASHES = sa.select(audit_log.c.event_id, audit_log.c.chain_hash)
+
+
+def _events_on_two_partitions() -> list[PositionedEvent]:
+    first, second = History("cred-a", user_id="alice"), History("cred-b", user_id="bob")
+    zero, three = Partition(0), Partition(3, start=40)
+    return [
+        *zero.place([first.created(scoped_roles=("admin",)), first.used("10.0.0.1")]),
+        *three.place([second.created(), second.used("2001:db8::1"), second.deleted()]),
+        *zero.place([first.roles_scoped("reader"), first.expired()]),
+    ]
+
+
+def test_upgrading_a_populated_previous_revision_chains_its_rows(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Rows recorded before the audit chain existed are hashed by the migration, so the
+    upgraded database verifies and holds the hashes the store would have written."""
+    placed = _events_on_two_partitions()
+    migrate.upgrade(database_url, "0001")
+    engine = create_engine_for(database_url)
+    try:
+        old_audit_log = sa.Table("audit_log", sa.MetaData(), autoload_with=engine)
+        at = datetime(2026, 3, 4, tzinfo=UTC)
+        with engine.begin() as connection:
+            connection.execute(old_audit_log.insert(), [audit_row(p, (), at) for p in placed])
+        migrate.upgrade(database_url)
+        assert migrate.current_revision(database_url) == migrate.head_revision()
+        with engine.connect() as connection:
+            verdicts = verify_chains(connection)
+            upgraded = dict(connection.execute(CHAIN_HASHES).all())
+    finally:
+        engine.dispose()
+    assert [(v.topic, v.partition, v.rows, v.first_break) for v in verdicts] == [
+        (TOPIC, 0, 4, None),
+        (TOPIC, 3, 3, None),
+    ]
+
+    fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    migrate.upgrade(fresh_url)
+    fresh = create_engine_for(fresh_url)
+    try:
+        ProjectionStore(fresh).apply(placed, {(TOPIC, 0): 4, (TOPIC, 3): 43})
+        with fresh.connect() as connection:
+            stored = dict(connection.execute(CHAIN_HASHES).all())
+    finally:
+        fresh.dispose()
+    assert upgraded == stored
+
+
+def test_downgrading_to_the_previous_revision_drops_the_chain(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    migrate.downgrade(database_url, "0001")
+    engine = create_engine_for(database_url)
+    try:
+        inspector = sa.inspect(engine)
+        assert "audit_chain_heads" not in inspector.get_table_names()
+        columns = {column["name"] for column in inspector.get_columns("audit_log")}
+        assert not columns & {"chain_hash", "previous_hash"}
     finally:
         engine.dispose()

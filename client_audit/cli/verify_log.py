@@ -1,0 +1,111 @@
+"""client-audit verify-log: check the audit log's hash chains, and optionally the topic."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from client_audit.cli.context import settings_of
+from client_audit.cli.forensics_io import Printed, format_option, print_rows, reading
+from consumer.log_check import PartitionCheck, check_against_topic
+from consumer.replay import ReplayError
+from projections.chain_verify import PartitionVerdict, verify_chains
+
+INTACT = "intact"
+
+
+class LogVerdict(Printed):
+    """One partition's result of one check (``chain`` or ``kafka``)."""
+
+    check: str
+    topic: str
+    partition: int
+    result: str
+    rows: int
+    messages: int | None
+    last_offset: int | None
+    head_hash: str | None
+    offset: int | None
+    position: int | None
+    event_id: str | None
+    detail: str | None
+
+
+COLUMNS = ("check", "partition", "result", "rows", "lastOffset", "offset", "eventId", "detail")
+
+
+def _chain_row(verdict: PartitionVerdict) -> LogVerdict:
+    found = verdict.first_break
+    return LogVerdict(
+        check="chain",
+        topic=verdict.topic,
+        partition=verdict.partition,
+        result=INTACT if found is None else found.problem.value,
+        rows=verdict.rows,
+        messages=None,
+        last_offset=verdict.last_offset,
+        head_hash=verdict.last_hash if found is None else None,
+        offset=None if found is None else found.offset,
+        position=None if found is None else found.position,
+        event_id=None if found is None else found.event_id,
+        detail=None if found is None else found.detail,
+    )
+
+
+def _kafka_row(check: PartitionCheck) -> LogVerdict:
+    found = check.first_mismatch
+    return LogVerdict(
+        check="kafka",
+        topic=check.topic,
+        partition=check.partition,
+        result=INTACT if found is None else found.problem.value,
+        rows=check.rows,
+        messages=check.messages,
+        last_offset=check.checked_below - 1 if check.checked_below else None,
+        head_hash=None,
+        offset=None if found is None else found.offset,
+        position=None,
+        event_id=None if found is None else found.event_id,
+        detail=None if found is None else found.detail,
+    )
+
+
+@click.command("verify-log")
+@click.option("--against-kafka", is_flag=True,
+              help="Also read the lifecycle topic and check every audit row against the message "
+                   "at its offset, and that every valid event there has a row.")
+@format_option
+@click.pass_context
+def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> None:
+    """Check that the stored audit log was not altered: walk each partition's hash chain in
+    offset order, recompute every row's hash, and report the first altered, removed or
+    inserted row of each partition.
+
+    With --against-kafka, also compare each row with the message at its offset on the topic
+    (up to the projection's stored position). One row per partition and check; headHash is
+    the chain hash of an intact partition's last row, worth recording elsewhere: a later
+    run that ends on another hash for the same last offset means the log was rewritten.
+    Exits 1 when anything does not hold.
+    """
+    settings = settings_of(ctx)
+    with reading(settings.database_url, "projection") as connection:
+        verdicts = [_chain_row(verdict) for verdict in verify_chains(connection)]
+        if against_kafka:
+            try:
+                checks = check_against_topic(
+                    connection, settings.kafka_bootstrap_servers, settings.lifecycle_topic,
+                    settings.delivery_timeout_s,
+                )
+            except ReplayError as exc:
+                raise click.ClickException(str(exc)) from None
+            verdicts += [_kafka_row(check) for check in checks]
+    print_rows(verdicts, LogVerdict, output, COLUMNS, title="audit log verification")
+    broken = [verdict for verdict in verdicts if verdict.result != INTACT]
+    click.echo(
+        f"{len(verdicts) - len(broken)} of {len(verdicts)} partition checks intact"
+        + (f"; {len(broken)} broken" if broken else ""),
+        err=True,
+    )
+    if broken:
+        sys.exit(1)
