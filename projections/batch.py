@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from projections.anomalies import SEQUENCE_ANOMALIES, Anomaly, in_order
 from projections.fold import Transition, fold, fold_steps
@@ -78,7 +78,7 @@ def fold_batch(
             transition = fold(before, event)
         elif key in recorded:
             transition = Transition(
-                replace(before, anomaly_count=before.anomaly_count + 1),
+                before._replace(anomaly_count=before.anomaly_count + 1),
                 (Anomaly.SEQUENCE_DUPLICATE,),
             )
         else:
@@ -103,5 +103,5 @@ def _refolded(
     in_place = next(transition for event, transition in steps if event is late)
     flags = {Anomaly.SEQUENCE_LATE}
     flags.update(anomaly for anomaly in in_place.anomalies if anomaly not in SEQUENCE_ANOMALIES)
-    state = replace(steps[-1][1].state, anomaly_count=before.anomaly_count + 1)
+    state = steps[-1][1].state._replace(anomaly_count=before.anomaly_count + 1)
     return Transition(state, in_order(flags))

@@ -28,10 +28,11 @@ Pure: no database, no Kafka. ``docs/forensics.md`` has a worked example.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from schemas.models import LifecycleEvent
 
@@ -70,15 +71,9 @@ def canonical_document(event: LifecycleEvent, topic: str, partition: int, offset
         "partition": partition,
         "topic": topic,
     }
-    text = json.dumps(
-        document,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_json_value,
+    return orjson.dumps(
+        document, default=_json_value, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
     )
-    return text.encode("utf-8")
 
 
 def link_hash(previous_hash: str, document: bytes) -> str:

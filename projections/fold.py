@@ -7,7 +7,6 @@ One function serves the live projection, a full replay, and state as of any inst
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 from functools import singledispatch
 from typing import NamedTuple
@@ -51,7 +50,7 @@ def fold(state: CredentialState | None, event: LifecycleEvent) -> Transition:
     is applied, however surprising, and what is surprising is returned as anomalies.
     """
     if state is not None and event.sequence <= state.last_sequence:
-        late = replace(state, anomaly_count=state.anomaly_count + 1)
+        late = state._replace(anomaly_count=state.anomaly_count + 1)
         return Transition(late, (Anomaly.SEQUENCE_LATE,))
     current = state if state is not None else _unknown(event)
     effect = _effect(event, current)
@@ -61,8 +60,7 @@ def fold(state: CredentialState | None, event: LifecycleEvent) -> Transition:
     if current.created_event_id is None and not isinstance(event, CredentialCreated):
         flags.add(Anomaly.EVENT_BEFORE_CREATION)
     changed = effect.state
-    after = replace(
-        changed,
+    after = changed._replace(
         updated_at=changed.updated_at if isinstance(event, CredentialUsed) else event.occurred_at,
         last_sequence=event.sequence,
         last_event_id=event.event_id,
@@ -143,8 +141,7 @@ def _created(event: CredentialCreated, state: CredentialState) -> _Effect:
         return _Effect(state, frozenset({Anomaly.DUPLICATE_CREATION}))
     record = event.credential
     deleted_at = record.deleted_at or state.deleted_at
-    created = replace(
-        state,
+    created = state._replace(
         display_name=state.display_name if record.display_name is None else record.display_name,
         scoped_roles=state.scoped_roles if record.scoped_roles is None else record.scoped_roles,
         allow_source_cidr=(
@@ -169,7 +166,7 @@ def _roles_scoped(event: CredentialRolesScoped, state: CredentialState) -> _Effe
         flags = frozenset({Anomaly.ROLE_CHANGE_ON_DELETED})
     elif state.is_expired_at(event.occurred_at):
         flags = frozenset({Anomaly.ROLE_CHANGE_ON_EXPIRED})
-    return _Effect(replace(state, scoped_roles=event.scoped_roles), flags)
+    return _Effect(state._replace(scoped_roles=event.scoped_roles), flags)
 
 
 @_effect.register
@@ -186,8 +183,7 @@ def _updated(event: CredentialUpdated, state: CredentialState) -> _Effect:
         and event.expires_time > event.occurred_at
     ):
         status = CredentialStatus.ACTIVE
-    updated = replace(
-        state,
+    updated = state._replace(
         display_name=state.display_name if event.display_name is None else event.display_name,
         allow_source_cidr=(
             state.allow_source_cidr if event.allow_source_cidr is None else event.allow_source_cidr
@@ -215,8 +211,7 @@ def _used(event: CredentialUsed, state: CredentialState) -> _Effect:
     if state.seen_source_ips and event.source_ip not in state.seen_source_ips:
         flags.add(Anomaly.NEW_SOURCE_IP)
     allowed = event.outcome is UseOutcome.ALLOWED
-    used = replace(
-        state,
+    used = state._replace(
         last_used_at=_latest(state.last_used_at, event.used_at) if allowed else state.last_used_at,
         seen_source_ips=with_address(state.seen_source_ips, event.source_ip),
     )
@@ -227,7 +222,7 @@ def _used(event: CredentialUsed, state: CredentialState) -> _Effect:
 def _expired(event: CredentialExpired, state: CredentialState) -> _Effect:
     """Expires the credential at the given instant; a deleted one stays deleted."""
     status = state.status if state.is_deleted else CredentialStatus.EXPIRED
-    expired = replace(state, expires_time=event.expires_time, status=status)
+    expired = state._replace(expires_time=event.expires_time, status=status)
     return _Effect(expired, _on_deleted(state))
 
 
@@ -236,7 +231,7 @@ def _deleted(event: CredentialDeleted, state: CredentialState) -> _Effect:
     """Soft-deletes the credential; after a repeated deletion the first instant stands."""
     if state.is_deleted:
         return _Effect(state, _on_deleted(state))
-    deleted = replace(state, deleted_at=event.deleted_at, status=CredentialStatus.DELETED)
+    deleted = state._replace(deleted_at=event.deleted_at, status=CredentialStatus.DELETED)
     return _Effect(deleted, _NOTHING)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from schemas.models import EventType
 
@@ -16,8 +16,7 @@ class CredentialStatus(StrEnum):
     DELETED = "deleted"
 
 
-@dataclass(frozen=True, slots=True)
-class CredentialState:
+class CredentialState(NamedTuple):
     """A credential as of its last applied lifecycle event.
 
     ``seen_source_ips`` holds every address the credential was used from (allowed or denied

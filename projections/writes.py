@@ -10,6 +10,7 @@ from sqlalchemy import Column, Connection, Table, case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
+from projections.copy_rows import copy_rows
 from projections.rows import state_row
 from projections.state import CredentialState
 from projections.tables import audit_log, consumer_positions, credentials
@@ -20,7 +21,12 @@ class UnsupportedDatabaseError(RuntimeError):
 
 
 def insert_audit_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
+    """Append audit rows: COPY on PostgreSQL (the append-only table's bulk path), else INSERT."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        copy_rows(connection, audit_log, rows)
+    else:
         connection.execute(audit_log.insert(), list(rows))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, timedelta
 
 import pytest
@@ -364,7 +363,7 @@ def test_late_sequence_changes_no_fact() -> None:
     late = h.updated(display_name="b", sequence=2)
     after, flags = fold(state, late)
     assert flags == (Anomaly.SEQUENCE_LATE,)
-    assert after == dataclasses.replace(state, anomaly_count=state.anomaly_count + 1)
+    assert after == state._replace(anomaly_count=state.anomaly_count + 1)
 
 
 def test_several_flags_come_in_definition_order() -> None:
