@@ -8,6 +8,7 @@ import click
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.project_wiring import run_projector
+from client_audit.cli.project_workers import run_workers
 
 
 @click.command()
@@ -25,6 +26,17 @@ from client_audit.cli.project_wiring import run_projector
 )
 @click.option("--group", help="Kafka consumer group [env CLIENT_AUDIT_CONSUMER_GROUP].")
 @click.option(
+    "--instance-id",
+    help="Static group member id: a restarted projector keeps its partitions without a rebalance.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Projector processes in the group, each taking a share of the partitions.",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(min=1, max=65535),
     help="Serve Prometheus metrics on 127.0.0.1:PORT [env CLIENT_AUDIT_METRICS_PORT].",
@@ -36,6 +48,8 @@ def project(
     until_caught_up: bool,
     batch_size: int,
     group: str | None,
+    instance_id: str | None,
+    workers: int,
     metrics_port: int | None,
 ) -> None:
     """Consume lifecycle events and project them into the current-state table and the audit log.
@@ -45,14 +59,27 @@ def project(
     the dead-letter topic with the reason. SIGTERM/SIGINT finish the batch and exit 0.
     """
     settings = settings_of(ctx)
-    report = run_projector(
-        settings,
-        settings.database_url,
-        group_id=group or settings.consumer_group,
-        until_caught_up=until_caught_up,
-        batch_size=batch_size,
-        metrics_port=metrics_port or settings.metrics_port,
-    )
+    if workers > 1:
+        if metrics_port or settings.metrics_port:
+            raise click.UsageError("--metrics-port serves one process; use it with --workers 1")
+        report = run_workers(
+            settings,
+            workers,
+            group_id=group or settings.consumer_group,
+            instance_id=instance_id,
+            until_caught_up=until_caught_up,
+            batch_size=batch_size,
+        )
+    else:
+        report = run_projector(
+            settings,
+            settings.database_url,
+            group_id=group or settings.consumer_group,
+            until_caught_up=until_caught_up,
+            batch_size=batch_size,
+            metrics_port=metrics_port or settings.metrics_port,
+            instance_id=instance_id,
+        )
     click.echo(
         json.dumps(
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -154,6 +155,48 @@ def test_two_projectors_in_one_group_equal_one(
 
     assert sum(report["applied"] for report in reports) == simulation.summary.events
     assert all(report["applied"] > 0 for report in reports), reports
+    result, expected = snapshot(database_url), snapshot(reference)
+    assert result.credentials == expected.credentials
+    assert result.audit == expected.audit
+
+
+def test_workers_option_runs_several_processes_with_the_result_of_one(
+    kafka_bootstrap_servers: str, database_url: str, unique_name: str, tmp_path: Path
+) -> None:
+    topics = make_topics(kafka_bootstrap_servers, unique_name)
+    simulation = publish_simulation(topics, credentials_count=400)
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    project(topics, reference, group=f"{unique_name}-reference")
+
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "client_audit.cli",
+            "--bootstrap-servers",
+            topics.bootstrap,
+            "--topic",
+            topics.lifecycle,
+            "--dead-letter-topic",
+            topics.dead_letter,
+            "--database-url",
+            database_url,
+            "project",
+            "--group",
+            unique_name,
+            "--workers",
+            "2",
+            "--batch-size",
+            "200",
+            "--until-caught-up",
+        ],
+        capture_output=True,
+        timeout=240,
+        check=False,
+    )
+
+    assert process.returncode == 0, process.stderr.decode()
+    assert json.loads(process.stdout)["applied"] == simulation.summary.events
     result, expected = snapshot(database_url), snapshot(reference)
     assert result.credentials == expected.credentials
     assert result.audit == expected.audit

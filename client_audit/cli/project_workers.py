@@ -1,0 +1,91 @@
+"""Several projector processes in one consumer group, started and stopped together.
+
+Each worker is a full projector with its own share of the partitions (the group assigns
+them), its own database transactions and its own stored positions, so the result equals
+one process; the parent forwards SIGTERM/SIGINT and sums the workers' reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from collections import Counter
+from dataclasses import asdict
+from multiprocessing.queues import Queue
+from types import FrameType
+from typing import Any
+
+import click
+
+from client_audit import logs
+from client_audit.cli.project_wiring import run_projector
+from client_audit.settings import Settings
+from consumer.projector import ProjectorReport
+from projections.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+def _work(settings: Settings, options: dict[str, Any], reports: Queue[dict[str, Any]]) -> None:
+    logs.configure()
+    report = run_projector(settings, settings.database_url, **options)
+    reports.put({**asdict(report), "anomalies": dict(report.anomalies)})
+
+
+def run_workers(
+    settings: Settings,
+    workers: int,
+    group_id: str,
+    instance_id: str | None,
+    until_caught_up: bool,
+    batch_size: int,
+) -> ProjectorReport:
+    """Run ``workers`` projector processes in ``group_id`` until they all stop."""
+    upgrade(settings.database_url)
+    context = multiprocessing.get_context("spawn")
+    reports: Queue[dict[str, Any]] = context.Queue()
+    processes = []
+    for index in range(workers):
+        options = {
+            "group_id": group_id,
+            "until_caught_up": until_caught_up,
+            "batch_size": batch_size,
+            "instance_id": f"{instance_id}-{index}" if instance_id else None,
+        }
+        process = context.Process(
+            target=_work, args=(settings, options, reports), name=f"projector-{index}"
+        )
+        process.start()
+        processes.append(process)
+    log.info("started %d projector processes in group %s", workers, group_id)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for process in processes:
+            process.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    failed = [process.name for process in processes if process.exitcode != 0]
+    if failed:
+        raise click.ClickException(f"projector processes failed: {', '.join(failed)}")
+    return _sum([reports.get(timeout=10) for _ in processes])
+
+
+def _sum(parts: list[dict[str, Any]]) -> ProjectorReport:
+    total = ProjectorReport()
+    for part in parts:
+        total.applied += part["applied"]
+        total.duplicates += part["duplicates"]
+        total.dead_lettered += part["dead_lettered"]
+        total.batches += part["batches"]
+        total.anomalies.update(Counter(part["anomalies"]))
+        total.elapsed_s = max(total.elapsed_s, part["elapsed_s"])
+    return total
