@@ -16,8 +16,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
-from projections.database import create_engine_for
+from projections.database import create_engine_for, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,24 @@ def _config() -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x63_6C_61_75_64_69_74
+"""PostgreSQL advisory lock key held while migrating, so concurrent upgrades run one by one."""
+
+
 def _run(database_url: str, operation: _Operation) -> None:
+    """Run a migration command in one transaction that excludes concurrent migrations.
+
+    SQLite: the transaction begins IMMEDIATE (one writer). PostgreSQL: it takes a
+    transaction-level advisory lock first; a projector process that waited finds the
+    schema already at head and does nothing.
+    """
     engine = create_engine_for(database_url)
     try:
-        with engine.begin() as connection:
+        with write_transaction(engine) as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             config = _config()
             config.attributes["connection"] = connection
             operation(config)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import click
 
+from client_audit.cli.as_of import as_of
 from client_audit.cli.demo import demo
 from client_audit.cli.emit import emit
 from client_audit.cli.project import project
+from client_audit.cli.query import query
+from client_audit.cli.replay import replay
+from client_audit.cli.roles import roles
+from client_audit.cli.serve import serve
 from client_audit.cli.simulate import simulate
+from client_audit.cli.verify import verify
+from client_audit.cli.verify_log import verify_log
 
-COMMANDS: list[click.Command] = [demo, emit, simulate, project]
+COMMANDS: list[click.Command] = [demo, emit, simulate, project, query, serve]
+COMMANDS += [replay, verify, as_of, roles, verify_log]

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastavro import schemaless_writer
@@ -58,7 +59,7 @@ def _bad_messages(codec: EventCodec, valid_value: bytes) -> Iterator[tuple[bytes
         yield buffer.getvalue(), f"invalid-{field}".encode()
 
 
-def _send_raw(topics: Topics, messages: list[tuple[bytes | None, bytes, bytes]]) -> None:
+def _send_raw(topics: Topics, messages: list[tuple[bytes, bytes | None, bytes]]) -> None:
     producer = KafkaProducer(bootstrap_servers=topics.bootstrap, acks="all")
     for key, value, tag in messages:
         producer.send(topics.lifecycle, key=key, value=value, headers=[(BAD_TAG, tag)])
@@ -70,7 +71,7 @@ def _read_all(bootstrap: str, topic: str, expected: int) -> list[object]:
     consumer = KafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=5000
     )
-    records = []
+    records: list[Any] = []
     deadline = time.monotonic() + 60
     while len(records) < expected and time.monotonic() < deadline:
         for batch in consumer.poll(timeout_ms=1000).values():

@@ -1,0 +1,73 @@
+"""Bearer-token authentication of API requests against the configured tokens.
+
+Tokens are compared as SHA-256 digests with :func:`hmac.compare_digest`, against every
+configured token, so neither a token's length nor which token matched shows in the timing.
+Missing, malformed and unknown tokens are all refused with 401 and ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+REALM = "client-audit"
+
+_BEARER = re.compile(r"Bearer +([A-Za-z0-9\-._~+/]+=*) *", re.IGNORECASE)
+"""RFC 6750 ``b64token`` credentials."""
+
+bearer_scheme = HTTPBearer(auto_error=False, description="A token from CLIENT_AUDIT_API_TOKENS.")
+"""Declares the scheme in the OpenAPI document; :class:`TokenVerifier` does the checking."""
+
+
+class TokenVerifier:
+    """Accepts exactly the configured tokens."""
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        if any(not token or not token.strip() for token in tokens):
+            raise ValueError("API tokens must not be empty or blank")
+        self._digests = tuple(_digest(token) for token in tokens)
+
+    def accepts(self, token: str) -> bool:
+        given = _digest(token)
+        accepted = False
+        for digest in self._digests:
+            accepted |= hmac.compare_digest(digest, given)
+        return accepted
+
+
+
+def require_token(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    """The FastAPI dependency: returns when the request carries a token the app accepts."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    header = request.headers.get("authorization")
+    if header is None:
+        raise _refused("a bearer token is required", None)
+    match = _BEARER.fullmatch(header)
+    if match is None:
+        raise _refused("the Authorization header is not 'Bearer <token>'", "invalid_request")
+    if not verifier.accepts(match.group(1)):
+        raise _refused("the bearer token is not valid", "invalid_token")
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def _refused(detail: str, error: str | None) -> HTTPException:
+    challenge = f'Bearer realm="{REALM}"'
+    if error is not None:
+        challenge += f', error="{error}"'
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": challenge},
+    )

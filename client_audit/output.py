@@ -1,0 +1,144 @@
+"""Rendering query rows: a human table (rich), JSON, JSON lines or CSV.
+
+Rows are iterated and written one at a time, so JSON, JSON lines and CSV exports of any size
+run in constant memory. JSON is one array; JSON lines one object per line; CSV has a header
+row of the field names, with lists and objects as compact JSON text and null as an empty
+cell. Names are the camelCase names of the API. Tables hold a chosen subset of columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any, TextIO, TypeVar
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+Row = TypeVar("Row", bound=BaseModel)
+
+FILE_WIDTH = 240
+"""Characters per line of a table written to a file or pipe."""
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def default_format(stream: TextIO) -> Format:
+    """A table for a terminal, JSON lines for a pipe or a file."""
+    return Format.TABLE if stream.isatty() else Format.JSONL
+
+
+def field_names(model: type[BaseModel]) -> list[str]:
+    """The serialised (camelCase) names of a row model's fields, in declaration order."""
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell: null empty, lists and objects as compact JSON, the rest as text."""
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def table_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def write_jsonl(rows: Iterable[BaseModel], stream: TextIO) -> int:
+    count = 0
+    for row in rows:
+        stream.write(row.model_dump_json())
+        stream.write("\n")
+        count += 1
+    return count
+
+
+def write_json(rows: Iterable[BaseModel], stream: TextIO) -> int:
+    """A JSON array, written element by element."""
+    count = 0
+    stream.write("[")
+    for row in rows:
+        stream.write(",\n  " if count else "\n  ")
+        stream.write(row.model_dump_json())
+        count += 1
+    stream.write("\n]\n" if count else "]\n")
+    return count
+
+
+def write_csv(rows: Iterable[BaseModel], model: type[BaseModel], stream: TextIO) -> int:
+    names = field_names(model)
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(names)
+    count = 0
+    for row in rows:
+        values = row.model_dump(mode="json")
+        writer.writerow([csv_cell(values[name]) for name in names])
+        count += 1
+    return count
+
+
+def write_table(
+    rows: Iterable[BaseModel],
+    columns: Sequence[str],
+    stream: TextIO,
+    title: str | None = None,
+) -> int:
+    """A rich table of the given columns (the rows are gathered: tables are for people)."""
+    table = Table(*columns, title=title, show_lines=False, header_style="bold")
+    count = 0
+    for row in rows:
+        values = row.model_dump(mode="json")
+        table.add_row(*(table_cell(values[column]) for column in columns))
+        count += 1
+    _console(stream).print(table)
+    return count
+
+
+def write_record(row: BaseModel, stream: TextIO, title: str | None = None) -> None:
+    """One row as a two-column field/value table."""
+    table = Table("field", "value", title=title, header_style="bold")
+    for name, value in row.model_dump(mode="json").items():
+        table.add_row(name, table_cell(value))
+    _console(stream).print(table)
+
+
+def _console(stream: TextIO) -> Console:
+    """A console as wide as the terminal, or wide enough for a file or pipe."""
+    width = None if stream.isatty() else FILE_WIDTH
+    return Console(
+        file=stream, width=width, highlight=False, soft_wrap=False, emoji=False, markup=False
+    )
+
+
+def write_rows(
+    rows: Iterable[Row],
+    model: type[Row],
+    output: Format,
+    stream: TextIO,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+) -> int:
+    """Write ``rows`` in ``output`` format; return how many were written."""
+    if output is Format.JSONL:
+        return write_jsonl(rows, stream)
+    if output is Format.JSON:
+        return write_json(rows, stream)
+    if output is Format.CSV:
+        return write_csv(rows, model, stream)
+    return write_table(rows, columns or field_names(model), stream, title)
