@@ -40,6 +40,9 @@ class ProjectorConfig:
     dead_letter_topic: str
     group_id: str | None
     """None reads every partition without a consumer group (replay)."""
+    instance_id: str | None = None
+    """Static group membership (KIP-345): a restarted member with the same id keeps its
+    partitions at once instead of waiting for the session timeout."""
     batch_size: int = 5000
     poll_timeout_ms: int = 500
     until_caught_up: bool = False
@@ -128,6 +131,7 @@ class Projector:
         return KafkaConsumer(
             bootstrap_servers=self.config.bootstrap_servers,
             group_id=self.config.group_id,
+            group_instance_id=self.config.instance_id if self.config.group_id else None,
             client_id="client-audit-projector",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as sqlalchemy_create_engine
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _BEGIN_OPTION = "client_audit_sqlite_begin"
+_READ_ONLY_SQLSTATE = "25006"
 
 
 def normalised_url(url: str | URL) -> URL:
@@ -30,7 +31,8 @@ def create_engine_for(url: str | URL) -> Engine:
     WAL: a power loss can only lose the newest commits, and the consumer positions are in
     the same commits), foreign keys on, a busy timeout, and transactions begun by SQLAlchemy
     rather than by the sqlite3 module, so that :func:`write_transaction` can take the write
-    lock up front. PostgreSQL: connections are checked before use.
+    lock up front. PostgreSQL: connections are checked before use, and a session that
+    refuses to write because it is read-only is discarded (see _discard_read_only_sessions).
     """
     parsed = normalised_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -38,7 +40,9 @@ def create_engine_for(url: str | URL) -> Engine:
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
-    return sqlalchemy_create_engine(parsed, pool_pre_ping=True)
+    engine = sqlalchemy_create_engine(parsed, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _discard_read_only_sessions)
+    return engine
 
 
 @contextlib.contextmanager
@@ -64,6 +68,17 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+def _discard_read_only_sessions(context: ExceptionContext) -> None:
+    """Treat "read-only transaction" (SQLSTATE 25006) like a lost connection.
+
+    A PostgreSQL session keeps the read-only default it started with (a role or database
+    setting, or a server that became a standby), so it can never write again; discarding
+    the pool lets a retry open a session that sees the fixed setting or the new primary.
+    """
+    if getattr(context.original_exception, "sqlstate", None) == _READ_ONLY_SQLSTATE:
+        context.is_disconnect = True
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:

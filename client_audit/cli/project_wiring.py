@@ -50,6 +50,7 @@ def run_projector(
     batch_size: int,
     metrics_port: int | None = None,
     start_offsets: Mapping[int, int] | None = None,
+    instance_id: str | None = None,
 ) -> ProjectorReport:
     """Migrate the store, then project the lifecycle topic into it until stopped or caught up."""
     try:
@@ -69,6 +70,7 @@ def run_projector(
         topic=settings.lifecycle_topic,
         dead_letter_topic=settings.dead_letter_topic,
         group_id=group_id,
+        instance_id=instance_id,
         batch_size=batch_size,
         until_caught_up=until_caught_up,
         start_offsets=start_offsets,
