@@ -1,0 +1,45 @@
+"""The physical limit of a Python consumer here: a plain KafkaConsumer, raw and with decoding."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+from bench.figures import Figure
+from bench.stream import BenchTopic
+from schemas.codec import EventCodec
+
+
+def _read(topic: BenchTopic, decode: bool) -> float:
+    codec = EventCodec()
+    consumer = KafkaConsumer(
+        bootstrap_servers=topic.bootstrap,
+        enable_auto_commit=False,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    try:
+        partitions = [TopicPartition(topic.lifecycle, p) for p in range(6)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        seen = 0
+        started = time.perf_counter()
+        while seen < topic.events:
+            for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
+                seen += len(records)
+                if decode:
+                    for record in records:
+                        codec.decode(record.value)
+        return topic.events / (time.perf_counter() - started)
+    finally:
+        consumer.close()
+
+
+def measure(topic: BenchTopic, runs: int) -> list[Figure]:
+    raw = Figure("consume raw (plain KafkaConsumer)", "events/s", detail={"events": topic.events})
+    decoded = Figure("consume raw + Avro decode", "events/s", detail={"events": topic.events})
+    for _ in range(runs):
+        raw.samples.append(_read(topic, decode=False))
+        decoded.samples.append(_read(topic, decode=True))
+    return [raw, decoded]
