@@ -39,7 +39,7 @@ from producer.simulate import Simulation, SimulationConfig
 from projections.database import create_engine_for
 from projections.migrate import upgrade
 from projections.positioned import PositionedEvent
-from projections.queries import AuditPageRequest, TrailFilter, audit_trail
+from projections.queries import AuditPageRequest, TrailFilter, UsesFilter, audit_trail, uses
 from projections.store import ProjectionStore
 from projections.tables import audit_log, credentials
 
@@ -55,6 +55,24 @@ def schema_url(base: str, schema: str) -> str:
     return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
         hide_password=False
     )
+
+
+def held_rows(base: str, schema: str) -> int:
+    """Audit rows already in ``schema`` (0 when it does not exist)."""
+    engine = create_engine_for(base)
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(
+                sa.text("SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_schema = :s AND table_name = 'audit_log'"),
+                {"s": schema},
+            )
+            if not exists:
+                return 0
+            count = connection.scalar(sa.text(f'SELECT count(*) FROM "{schema}".audit_log'))
+            return int(count or 0)
+    finally:
+        engine.dispose()
 
 
 def prepare_schema(base: str, schema: str, reuse: bool, rows: int) -> bool:
@@ -111,6 +129,56 @@ def load(url: str, rows: int, seed: int) -> dict[str, Any]:
             "method": "Simulation -> ProjectionStore.apply, batches of 10,000"}
 
 
+def multiply(url: str, copies: int) -> dict[str, Any]:
+    """Grow the loaded log to ``copies`` times its size by copying it under new ids.
+
+    Copy k renames every credential and owner with a ``~k`` suffix and shifts the Kafka
+    offsets, so each copy adds as many distinct credentials and owners as the original;
+    source addresses are kept, so an address sees ``copies`` times the traffic. Copies are
+    not hash-chained: this log is for measuring reads only.
+    """
+    engine = create_engine_for(url)
+    started = time.monotonic()
+    audit_columns = [c.name for c in audit_log.columns if c.name != "position"]
+    renamed = {
+        "event_id": "gen_random_uuid()::text",
+        "credential_id": "credential_id || '~' || k",
+        "user_id": "user_id || '~' || k",
+        "actor_id": "actor_id || '~' || k",
+        "kafka_offset": "kafka_offset + k * :span",
+    }
+    state_columns = [c.name for c in credentials.columns]
+    with engine.begin() as connection:
+        span = connection.scalar(sa.text("SELECT max(kafka_offset) + 1 FROM audit_log"))
+        base = connection.scalar(sa.text("SELECT max(position) FROM audit_log"))
+    for k in range(1, copies):
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    f"INSERT INTO audit_log ({', '.join(audit_columns)}) "
+                    f"SELECT {', '.join(renamed.get(c, c) for c in audit_columns)} "
+                    "FROM audit_log, (SELECT :k AS k) AS copy WHERE position <= :base"
+                ),
+                {"k": k, "span": span, "base": base},
+            )
+            connection.execute(
+                sa.text(
+                    f"INSERT INTO credentials ({', '.join(state_columns)}) "
+                    f"SELECT {', '.join(renamed.get(c, c) for c in state_columns)} "
+                    "FROM credentials, (SELECT :k AS k) AS copy "
+                    "WHERE credential_id NOT LIKE '%~%'"
+                ),
+                {"k": k},
+            )
+        print(f"  copy {k} of {copies - 1} written", file=sys.stderr)
+    with engine.begin() as connection:
+        connection.execute(sa.text("ANALYZE audit_log"))
+        connection.execute(sa.text("ANALYZE credentials"))
+    engine.dispose()
+    return {"copies": copies, "seconds": round(time.monotonic() - started, 1),
+            "method": "INSERT ... SELECT copies of the loaded log under new ids"}
+
+
 def sample_keys(connection: sa.Connection, column: Any, samples: int, seed: int) -> list[str]:
     keys = list(connection.scalars(sa.select(column).distinct()))
     return random.Random(seed).sample(keys, min(samples, len(keys)))
@@ -139,6 +207,25 @@ def timed(connection: sa.Connection, make: Callable[[str], TrailFilter],
     }
 
 
+def timed_uses(connection: sa.Connection, addresses: list[str]) -> dict[str, Any]:
+    """Milliseconds for the first page of uses from each address."""
+    first = AuditPageRequest(limit=100)
+    for address in addresses[:10]:
+        uses(connection, UsesFilter(network=address), first)
+    durations = []
+    for address in addresses:
+        started = time.perf_counter()
+        uses(connection, UsesFilter(network=address), first)
+        durations.append((time.perf_counter() - started) * 1000)
+    durations.sort()
+    return {
+        "samples": len(durations),
+        "p50_ms": round(statistics.median(durations), 2),
+        "p99_ms": round(durations[min(len(durations) - 1, int(len(durations) * 0.99))], 2),
+        "max_ms": round(durations[-1], 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -147,15 +234,23 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--reuse", action="store_true", help="keep a schema already loaded")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="grow the log to COPIES times --rows by copying it under new ids")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if make_url(args.database_url).get_backend_name() != "postgresql":
         parser.error("--database-url must be a PostgreSQL URL")
     url = schema_url(args.database_url, args.schema)
     loading = None
-    if prepare_schema(args.database_url, args.schema, args.reuse, args.rows):
-        print(f"loading {args.rows:,} events into schema {args.schema}", file=sys.stderr)
-        loading = load(url, args.rows, args.seed)
+    held = held_rows(args.database_url, args.schema) if args.reuse else 0
+    if held < args.rows * args.copies:
+        if held < args.rows:
+            prepare_schema(args.database_url, args.schema, False, args.rows)
+            print(f"loading {args.rows:,} events into schema {args.schema}", file=sys.stderr)
+            loading = load(url, args.rows, args.seed)
+        if args.copies > 1:
+            print(f"copying the log to {args.copies} times its size", file=sys.stderr)
+            loading = {"base": loading, "copies": multiply(url, args.copies)}
     engine = create_engine_for(url)
     with engine.connect() as connection:
         total = connection.scalar(sa.select(sa.func.count()).select_from(audit_log))
@@ -165,6 +260,8 @@ def main() -> None:
         by_credential = timed(connection, lambda key: TrailFilter(credential_id=key),
                               credential_keys)
         by_owner = timed(connection, lambda key: TrailFilter(user_id=key), owner_keys)
+        address_keys = sample_keys(connection, audit_log.c.source_ip, args.samples, args.seed)
+        by_address = timed_uses(connection, [key for key in address_keys if key])
         server = connection.scalar(sa.text("SHOW server_version"))
     engine.dispose()
     result = {
@@ -176,6 +273,7 @@ def main() -> None:
         "page_size": 100,
         "trail_by_credential": by_credential,
         "trail_by_owner": by_owner,
+        "uses_by_source_ip": by_address,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"query_latency-{total}-{result['at'].replace(':', '')}.json"
