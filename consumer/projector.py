@@ -138,6 +138,7 @@ class Projector:
             max_poll_records=self.config.batch_size,
             max_poll_interval_ms=600_000,
             session_timeout_ms=10_000,
+            reconnect_backoff_max_ms=2_000,
             heartbeat_interval_ms=2_000,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -228,7 +229,7 @@ class Projector:
             except DBAPIError as exc:
                 self.metrics.store_failures.inc()
                 log.error(
-                    "database unavailable (%s), nothing committed; retrying: %s",
+                    "database error (%s), nothing committed; retrying: %s",
                     what,
                     str(exc.orig or exc).splitlines()[0],
                 )

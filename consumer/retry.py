@@ -9,7 +9,7 @@ from dataclasses import dataclass
 @dataclass
 class Backoff:
     initial_s: float = 0.5
-    maximum_s: float = 15.0
+    maximum_s: float = 5.0
     attempt: int = 0
 
     def next_delay(self) -> float:
