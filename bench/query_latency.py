@@ -129,7 +129,24 @@ def load(url: str, rows: int, seed: int) -> dict[str, Any]:
             "method": "Simulation -> ProjectionStore.apply, batches of 10,000"}
 
 
-def multiply(url: str, copies: int) -> dict[str, Any]:
+def _drop_indexes(connection: sa.Connection) -> list[str]:
+    """Drop the secondary indexes of the two tables; return the DDL that recreates them."""
+    recreate: list[str] = []
+    for table in (audit_log, credentials):
+        for index in table.indexes:
+            connection.execute(sa.text(f'DROP INDEX IF EXISTS "{index.name}"'))
+            recreate.append(str(sa.schema.CreateIndex(index).compile(dialect=connection.dialect)))
+        for constraint in table.constraints:
+            if isinstance(constraint, sa.UniqueConstraint) and constraint.name:
+                columns = ", ".join(column.name for column in constraint.columns)
+                name = f'"{constraint.name}"'
+                connection.execute(sa.text(f"ALTER TABLE {table.name} DROP CONSTRAINT {name}"))
+                add = f"ALTER TABLE {table.name} ADD CONSTRAINT {name} UNIQUE ({columns})"
+                recreate.append(add)
+    return recreate
+
+
+def multiply(url: str, copies: int, first: int = 1) -> dict[str, Any]:
     """Grow the loaded log to ``copies`` times its size by copying it under new ids.
 
     Copy k renames every credential and owner with a ``~k`` suffix and shifts the Kafka
@@ -149,10 +166,12 @@ def multiply(url: str, copies: int) -> dict[str, Any]:
     }
     state_columns = [c.name for c in credentials.columns]
     with engine.begin() as connection:
-        span = connection.scalar(sa.text("SELECT max(kafka_offset) + 1 FROM audit_log"))
-        base = connection.scalar(sa.text("SELECT max(position) FROM audit_log"))
-    for k in range(1, copies):
-        with engine.begin() as connection:
+        original = "FROM audit_log WHERE credential_id NOT LIKE '%~%'"
+        span = connection.scalar(sa.text(f"SELECT max(kafka_offset) + 1 {original}"))
+        base = connection.scalar(sa.text(f"SELECT max(position) {original}"))
+    with engine.begin() as connection:
+        recreate = _drop_indexes(connection)
+        for k in range(first, copies):
             connection.execute(
                 sa.text(
                     f"INSERT INTO audit_log ({', '.join(audit_columns)}) "
@@ -170,7 +189,10 @@ def multiply(url: str, copies: int) -> dict[str, Any]:
                 ),
                 {"k": k},
             )
-        print(f"  copy {k} of {copies - 1} written", file=sys.stderr)
+            print(f"  copy {k} of {copies - 1} written", file=sys.stderr)
+        for statement in recreate:
+            connection.execute(sa.text(statement))
+        print("  indexes rebuilt", file=sys.stderr)
     with engine.begin() as connection:
         connection.execute(sa.text("ANALYZE audit_log"))
         connection.execute(sa.text("ANALYZE credentials"))
@@ -250,7 +272,8 @@ def main() -> None:
             loading = load(url, args.rows, args.seed)
         if args.copies > 1:
             print(f"copying the log to {args.copies} times its size", file=sys.stderr)
-            loading = {"base": loading, "copies": multiply(url, args.copies)}
+            first = max(1, held // args.rows)
+            loading = {"base": loading, "copies": multiply(url, args.copies, first)}
     engine = create_engine_for(url)
     with engine.connect() as connection:
         total = connection.scalar(sa.select(sa.func.count()).select_from(audit_log))
