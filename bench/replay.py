@@ -1,6 +1,6 @@
 """Throughput of `client-audit replay` into SQLite and PostgreSQL, on >= 200,000 events.
 
-    .venv/bin/python bench/replay.py [--credentials 23000] [--topic NAME] [--postgres-url URL]
+    .venv/bin/python -m bench.replay [--credentials 23000] [--topic NAME] [--postgres-url URL]
 
 Publishes a simulated stream to a fresh topic once (it is reused on later runs when it holds
 enough messages), then times a replay of the whole topic into a fresh SQLite file and into
@@ -17,21 +17,16 @@ import os
 import platform
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
+from bench.services import fresh_postgres
 from consumer.replay import Replay, plan_replay
 from producer.publisher import EventPublisher
 from producer.simulate import Simulation, SimulationConfig
 from producer.topics import TopicLayout, ensure_topics
-from projections.database import create_engine_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHUNK = 5_000
@@ -86,21 +81,6 @@ def measure(name: str, bootstrap: str, topic: str, url: str, batch_size: int) ->
     return figures
 
 
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine_for(base_url)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--credentials", type=int, default=23_000)
@@ -117,7 +97,7 @@ def main() -> None:
         url = f"sqlite:///{Path(directory) / 'replay.db'}"
         runs.append(measure("sqlite", bootstrap, arguments.topic, url, arguments.batch_size))
     if arguments.postgres_url:
-        with postgres_schema(arguments.postgres_url) as url:
+        with fresh_postgres(arguments.postgres_url) as url:
             runs.append(
                 measure("postgresql", bootstrap, arguments.topic, url, arguments.batch_size)
             )

@@ -30,9 +30,9 @@ def postgres_base_url() -> str:
 
 
 @contextmanager
-def fresh_postgres() -> Iterator[str]:
+def fresh_postgres(base: str | None = None) -> Iterator[str]:
     """An empty PostgreSQL schema, dropped afterwards, as a URL that uses it."""
-    base = postgres_base_url()
+    base = base or postgres_base_url()
     name = f"bench_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(base)
     with engine.begin() as connection:

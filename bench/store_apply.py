@@ -1,6 +1,6 @@
 """Throughput of ProjectionStore.apply for one 5,000-event batch, on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/store_apply.py [--events 5000] [--postgres-url URL]
+    .venv/bin/python -m bench.store_apply [--events 5000] [--postgres-url URL]
 
 PostgreSQL is measured when --postgres-url or TEST_DATABASE_URL is set; the run uses a
 temporary schema that is dropped afterwards.
@@ -13,13 +13,10 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
+from bench.services import fresh_postgres
 from projections import migrate
 from projections.database import create_engine_for
 from projections.positioned import PositionedEvent
@@ -133,21 +130,6 @@ def measure(name: str, url: str, total: int) -> None:
         engine.dispose()
 
 
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine_for(base_url)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=5000)
@@ -156,7 +138,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         measure("sqlite", f"sqlite:///{Path(directory) / 'bench.db'}", arguments.events)
     if arguments.postgres_url:
-        with postgres_schema(arguments.postgres_url) as url:
+        with fresh_postgres(arguments.postgres_url) as url:
             measure("postgresql", url, arguments.events)
     else:
         print("postgresql skipped: set TEST_DATABASE_URL or --postgres-url")

@@ -26,9 +26,15 @@ def _cell(value: Any, as_json: bool) -> Any:
     return value
 
 
-def copy_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def copy_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    into: str | None = None,
+) -> None:
     """COPY ``rows`` (all with the same keys) into ``table`` on a PostgreSQL connection.
 
+    ``into`` names another table with the same columns (e.g. a temporary staging table).
     The rows go through the same DBAPI connection, so they commit or roll back with the
     rest of the caller's transaction. JSON columns are sent as JSON text.
     """
@@ -40,7 +46,7 @@ def copy_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, 
     driver = connection.connection.driver_connection
     if driver is None:
         raise RuntimeError("no DBAPI connection to COPY through")
-    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    statement = f'COPY "{into or table.name}" ({quoted}) FROM STDIN'
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             cells = list(zip(columns, json_columns, strict=True))

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, case
+from sqlalchemy import Column, Connection, Table, case, column, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -34,6 +34,9 @@ def upsert_states(connection: Connection, states: Collection[CredentialState]) -
     """Insert or replace the credentials rows of ``states`` (one state per credential)."""
     if not states:
         return
+    if connection.dialect.name == "postgresql":
+        _upsert_states_by_copy(connection, [state_row(state) for state in states])
+        return
     insert = _insert(connection, credentials)
     replaced = {
         column.name: insert.excluded[column.name]
@@ -44,6 +47,28 @@ def upsert_states(connection: Connection, states: Collection[CredentialState]) -
         index_elements=[credentials.c.credential_id], set_=replaced
     )
     connection.execute(statement, [state_row(state) for state in states])
+
+
+STAGING = "credentials_incoming"
+"""Session-local staging table of the PostgreSQL state upsert (emptied at every commit)."""
+
+
+def _upsert_states_by_copy(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY the new states into a temporary table, then upsert them in one statement."""
+    connection.execute(
+        text(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (LIKE credentials) "
+            "ON COMMIT DELETE ROWS"
+        )
+    )
+    copy_rows(connection, credentials, rows, into=STAGING)
+    names = [column.name for column in credentials.columns]
+    staging = table(STAGING, *(column(name) for name in names))
+    insert = postgresql.insert(credentials).from_select(names, select(*staging.c))
+    replaced = {name: insert.excluded[name] for name in names if name != "credential_id"}
+    connection.execute(
+        insert.on_conflict_do_update(index_elements=[credentials.c.credential_id], set_=replaced)
+    )
 
 
 def upsert_positions(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,7 +80,12 @@ def project(
 
 
 def spawn_projector(
-    topics: Topics, database_url: str, group: str, batch_size: int, until_caught_up: bool = False
+    topics: Topics,
+    database_url: str,
+    group: str,
+    batch_size: int,
+    until_caught_up: bool = False,
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Run ``client-audit project`` as its own process (for signals and crashes)."""
     command = [
@@ -103,6 +108,7 @@ def spawn_projector(
     ]
     if until_caught_up:
         command.append("--until-caught-up")
+    command.extend(extra)
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -168,35 +167,13 @@ def test_workers_option_runs_several_processes_with_the_result_of_one(
     reference = f"sqlite:///{tmp_path / 'reference.db'}"
     project(topics, reference, group=f"{unique_name}-reference")
 
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "client_audit.cli",
-            "--bootstrap-servers",
-            topics.bootstrap,
-            "--topic",
-            topics.lifecycle,
-            "--dead-letter-topic",
-            topics.dead_letter,
-            "--database-url",
-            database_url,
-            "project",
-            "--group",
-            unique_name,
-            "--workers",
-            "2",
-            "--batch-size",
-            "200",
-            "--until-caught-up",
-        ],
-        capture_output=True,
-        timeout=240,
-        check=False,
+    process = spawn_projector(
+        topics, database_url, unique_name, 200, until_caught_up=True, extra=["--workers", "2"]
     )
+    out, err = process.communicate(timeout=240)
 
-    assert process.returncode == 0, process.stderr.decode()
-    assert json.loads(process.stdout)["applied"] == simulation.summary.events
+    assert process.returncode == 0, err.decode()
+    assert json.loads(out)["applied"] == simulation.summary.events
     result, expected = snapshot(database_url), snapshot(reference)
     assert result.credentials == expected.credentials
     assert result.audit == expected.audit
