@@ -37,6 +37,8 @@ def query_latency_figures(rows: int) -> list[Figure]:
         "--copies",
         str(copies),
         "--reuse",
+        "--schema",
+        f"client_audit_bench_{rows}",
         "--database-url",
         _service_database(),
     ]
