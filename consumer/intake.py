@@ -46,20 +46,20 @@ def sort_records(records: Iterable[Any], codec: EventCodec) -> Intake:
         try:
             event = codec.decode(record.value if record.value is not None else b"")
         except (DecodeError, InvalidEventError) as exc:
-            intake.refused.append(_refused(record, exc))
+            intake.refused.append(_refused(record, type(exc).__name__, str(exc)))
             continue
         key = record.key.decode("utf-8", "replace") if record.key is not None else None
         if key != event.credential_id:
             reason = (
                 f"message key {key!r} differs from envelope.credentialId {event.credential_id!r}"
             )
-            intake.refused.append(_refused(record, InvalidEventError("message", []), reason))
+            intake.refused.append(_refused(record, InvalidEventError.__name__, reason))
             continue
         intake.events.append(PositionedEvent(event, record.topic, record.partition, record.offset))
     return intake
 
 
-def _refused(record: Any, error: Exception, reason: str | None = None) -> RefusedMessage:
+def _refused(record: Any, error_kind: str, reason: str) -> RefusedMessage:
     return RefusedMessage(
         topic=record.topic,
         partition=record.partition,
@@ -67,6 +67,6 @@ def _refused(record: Any, error: Exception, reason: str | None = None) -> Refuse
         key=record.key,
         value=record.value,
         headers=list(record.headers or []),
-        error_kind=type(error).__name__,
-        reason=reason or str(error),
+        error_kind=error_kind,
+        reason=reason,
     )

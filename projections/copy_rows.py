@@ -15,7 +15,7 @@ from projections.sqltypes import NaiveDatetimeError
 
 
 def _is_json(table: Table, name: str) -> bool:
-    return isinstance(table.c[name].type, JSON) or "JSON" in type(table.c[name].type).__name__
+    return isinstance(table.c[name].type, JSON)
 
 
 def _cell(value: Any, as_json: bool) -> Any:

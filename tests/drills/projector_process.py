@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,28 +41,8 @@ class ProjectorProcess:
         log_dir: Path,
         until_caught_up: bool = False,
     ) -> ProjectorProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "client_audit.cli",
-            "--bootstrap-servers",
-            topics.bootstrap,
-            "--topic",
-            topics.lifecycle,
-            "--dead-letter-topic",
-            topics.dead_letter,
-            "--database-url",
-            database_url,
-            "project",
-            "--group",
-            group,
-            "--instance-id",
-            instance_id,
-            "--batch-size",
-            str(batch_size),
-        ]
-        if until_caught_up:
-            command.append("--until-caught-up")
+        command = topics.project_command(database_url, group, batch_size, until_caught_up)
+        command += ["--instance-id", instance_id]
         runs = len(list(log_dir.glob("projector-*.log")))
         return cls(
             command,

@@ -15,17 +15,7 @@ from tests.integration.projector_support import Topics
 
 def run(topics: Topics, database_url: str, *args: str) -> Result:
     """``client-audit <args>`` against the topics and database, output captured."""
-    arguments = [
-        "--bootstrap-servers",
-        topics.bootstrap,
-        "--topic",
-        topics.lifecycle,
-        "--dead-letter-topic",
-        topics.dead_letter,
-        "--database-url",
-        database_url,
-        *args,
-    ]
+    arguments = [*topics.cli_options(database_url), *args]
     return CliRunner().invoke(cli, arguments, catch_exceptions=False)
 
 

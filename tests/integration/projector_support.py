@@ -38,6 +38,41 @@ class Topics:
             dead_letter_topic=self.dead_letter,
         )
 
+    def projector_config(
+        self, group: str | None, batch_size: int, until_caught_up: bool = False
+    ) -> ProjectorConfig:
+        """An in-process projector's settings for these topics (short polls for tests)."""
+        return ProjectorConfig(
+            bootstrap_servers=self.bootstrap,
+            topic=self.lifecycle,
+            dead_letter_topic=self.dead_letter,
+            group_id=group,
+            batch_size=batch_size,
+            until_caught_up=until_caught_up,
+            poll_timeout_ms=200,
+        )
+
+    def cli_options(self, database_url: str) -> list[str]:
+        """The global ``client-audit`` options that point a command at these topics and DB."""
+        return [
+            "--bootstrap-servers", self.bootstrap,
+            "--topic", self.lifecycle,
+            "--dead-letter-topic", self.dead_letter,
+            "--database-url", database_url,
+        ]  # fmt: skip
+
+    def project_command(
+        self, database_url: str, group: str, batch_size: int, until_caught_up: bool
+    ) -> list[str]:
+        """``client-audit project`` as a process command line, run by this interpreter."""
+        command = [
+            sys.executable, "-m", "client_audit.cli", *self.cli_options(database_url),
+            "project", "--group", group, "--batch-size", str(batch_size),
+        ]  # fmt: skip
+        if until_caught_up:
+            command.append("--until-caught-up")
+        return command
+
 
 def make_topics(bootstrap: str, name: str, partitions: int = 6) -> Topics:
     topics = Topics(bootstrap, f"{name}.lifecycle", f"{name}.dlq")
@@ -64,15 +99,7 @@ def project(
     engine = create_engine_for(database_url)
     writer = DeadLetterWriter(topics.bootstrap, topics.dead_letter, 20)
     try:
-        config = ProjectorConfig(
-            bootstrap_servers=topics.bootstrap,
-            topic=topics.lifecycle,
-            dead_letter_topic=topics.dead_letter,
-            group_id=group,
-            batch_size=batch_size,
-            until_caught_up=True,
-            poll_timeout_ms=200,
-        )
+        config = topics.projector_config(group, batch_size, until_caught_up=True)
         return Projector(config, ProjectionStore(engine), writer).run()
     finally:
         writer.close()
@@ -88,26 +115,7 @@ def spawn_projector(
     extra: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
     """Run ``client-audit project`` as its own process (for signals and crashes)."""
-    command = [
-        sys.executable,
-        "-m",
-        "client_audit.cli",
-        "--bootstrap-servers",
-        topics.bootstrap,
-        "--topic",
-        topics.lifecycle,
-        "--dead-letter-topic",
-        topics.dead_letter,
-        "--database-url",
-        database_url,
-        "project",
-        "--group",
-        group,
-        "--batch-size",
-        str(batch_size),
-    ]
-    if until_caught_up:
-        command.append("--until-caught-up")
+    command = topics.project_command(database_url, group, batch_size, until_caught_up)
     command.extend(extra)
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ)

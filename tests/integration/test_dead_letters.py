@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 
 from consumer.dead_letter import DeadLetterWriter
 from consumer.metrics import ProjectorMetrics
-from consumer.projector import Projector, ProjectorConfig
+from consumer.projector import Projector
 from producer.simulate import Simulation, SimulationConfig
 from producer.topics import TopicLayout, ensure_topics
 from projections.database import create_engine_for
@@ -132,15 +132,7 @@ def test_a_failing_dead_letter_write_commits_nothing_until_it_succeeds(
     engine = create_engine_for(sqlite_url)
     store = ProjectionStore(engine)
     metrics = ProjectorMetrics()
-    config = ProjectorConfig(
-        bootstrap_servers=kafka_bootstrap_servers,
-        topic=topics.lifecycle,
-        dead_letter_topic=topics.dead_letter,
-        group_id=unique_name,
-        batch_size=5,
-        until_caught_up=True,
-        poll_timeout_ms=200,
-    )
+    config = topics.projector_config(unique_name, batch_size=5, until_caught_up=True)
     writer = DeadLetterWriter(kafka_bootstrap_servers, topics.dead_letter, timeout_s=1)
     projector = Projector(config, store, writer, metrics)
     runner = threading.Thread(target=projector.run, daemon=True)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from consumer.dead_letter import DeadLetterWriter
 from consumer.metrics import ProjectorMetrics
-from consumer.projector import Projector, ProjectorConfig
+from consumer.projector import Projector
 from producer.simulate import Simulation, SimulationConfig
 from projections.anomalies import Anomaly
 from projections.database import create_engine_for
@@ -113,14 +113,7 @@ def test_an_unreachable_database_is_retried_without_loss(
     upgrade(proxied)
     engine = create_engine_for(proxied)
     metrics = ProjectorMetrics()
-    config = ProjectorConfig(
-        bootstrap_servers=kafka_bootstrap_servers,
-        topic=topics.lifecycle,
-        dead_letter_topic=topics.dead_letter,
-        group_id=unique_name,
-        batch_size=100,
-        poll_timeout_ms=200,
-    )
+    config = topics.projector_config(unique_name, batch_size=100)
     writer = DeadLetterWriter(kafka_bootstrap_servers, topics.dead_letter, 10)
     projector = Projector(config, ProjectionStore(engine), writer, metrics)
     runner = threading.Thread(target=projector.run, daemon=True)
