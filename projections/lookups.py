@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import TypeVar
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import ARRAY, Connection, Text, any_, bindparam, select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
 
 from projections.batch import SequenceKey
 from projections.rows import event_from_payload, state_from_row
@@ -25,11 +26,24 @@ def chunks(keys: Collection[_Key], size: int = CHUNK) -> Iterator[list[_Key]]:
         yield ordered[start : start + size]
 
 
+def one_of(
+    connection: Connection, column: ColumnElement[str], values: list[str]
+) -> ColumnElement[bool]:
+    """``column`` is one of ``values``: ``= ANY(array)`` on PostgreSQL, else ``IN (...)``.
+
+    The array is one bound parameter, so the statement's text does not depend on how many
+    values there are and both SQLAlchemy and the driver reuse it from their caches.
+    """
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(Text), unique=True))
+    return column.in_(values)
+
+
 def recorded_event_ids(connection: Connection, event_ids: Collection[str]) -> set[str]:
     """Which of ``event_ids`` the audit log already holds."""
     found: set[str] = set()
     for chunk in chunks(event_ids):
-        query = select(audit_log.c.event_id).where(audit_log.c.event_id.in_(chunk))
+        query = select(audit_log.c.event_id).where(one_of(connection, audit_log.c.event_id, chunk))
         found.update(connection.scalars(query))
     return found
 
@@ -46,7 +60,7 @@ def credential_states(
     for chunk in chunks(sorted(credential_ids)):
         query = (
             select(credentials)
-            .where(credentials.c.credential_id.in_(chunk))
+            .where(one_of(connection, credentials.c.credential_id, chunk))
             .order_by(credentials.c.credential_id)
         )
         if lock:
@@ -77,7 +91,7 @@ def histories(
     for chunk in chunks(credential_ids):
         query = (
             select(audit_log.c.credential_id, audit_log.c.event_type, audit_log.c.payload)
-            .where(audit_log.c.credential_id.in_(chunk))
+            .where(one_of(connection, audit_log.c.credential_id, chunk))
             .order_by(audit_log.c.credential_id, audit_log.c.sequence, audit_log.c.position)
         )
         for credential_id, event_type, payload in connection.execute(query):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,6 +15,7 @@ from projections.anomalies import Anomaly
 from projections.batch import fold_batch, late_candidates
 from projections.chain import chain_hash
 from projections.chain_heads import ChainHead, PartitionKey
+from projections.copy_rows import RowSink
 from projections.database import write_transaction
 from projections.positioned import PositionedEvent
 from projections.rows import audit_row
@@ -99,15 +100,11 @@ class ProjectionStore:
             refold = {credential_id for credential_id, sequence in late - taken}
             histories = lookups.histories(connection, refold) if refold else {}
             outcome = fold_batch(fresh, states, taken, histories)
-            rows = [
-                audit_row(positioned, flags, projected_at) for positioned, flags in outcome.entries
-            ]
-            recorded_now = [positioned for positioned, _flags in outcome.entries]
             heads = chain_heads.locked_heads(
-                connection, {(item.topic, item.partition) for item in recorded_now}
+                connection, {(item.topic, item.partition) for item in fresh}
             )
-            moved = _chain(recorded_now, rows, heads)
-            writes.insert_audit_rows(connection, rows)
+            with writes.audit_appender(connection) as append:
+                moved = _append_chained(outcome.entries, heads, projected_at, append)
             writes.upsert_states(connection, list(outcome.states.values()))
             writes.upsert_positions(connection, next_offsets, projected_at)
             chain_heads.store_heads(connection, moved)
@@ -122,30 +119,53 @@ class ProjectionStore:
         return result
 
 
-def _chain(
-    recorded: Sequence[PositionedEvent],
-    rows: Sequence[dict[str, object]],
+def _append_chained(
+    entries: Sequence[tuple[PositionedEvent, tuple[Anomaly, ...]]],
     heads: Mapping[PartitionKey, ChainHead],
+    projected_at: datetime,
+    append: RowSink,
 ) -> dict[PartitionKey, ChainHead]:
-    """Set the hashes of ``rows`` (those of ``recorded``), chaining each partition's rows in
-    offset order after its head; return the moved heads."""
-    by_partition: dict[PartitionKey, list[int]] = {}
-    for index, positioned in enumerate(recorded):
-        by_partition.setdefault((positioned.topic, positioned.partition), []).append(index)
-    moved: dict[PartitionKey, ChainHead] = {}
-    for (topic, partition), indices in by_partition.items():
-        head = heads[(topic, partition)]
-        previous = head.chain_hash
-        indices.sort(key=lambda index: recorded[index].offset)
-        for index in indices:
-            positioned = recorded[index]
-            current = chain_hash(previous, positioned.event, topic, partition, positioned.offset)
-            rows[index]["previous_hash"] = previous
-            rows[index]["chain_hash"] = current
-            previous = current
-        last = recorded[indices[-1]].offset
-        moved[(topic, partition)] = ChainHead(last, previous, head.length + len(indices))
-    return moved
+    """Append the audit row of every entry, each partition's rows hash-chained in offset
+    order after its head; return the moved heads.
+
+    Rows go out in batch order, which is offset order within each partition for anything
+    read from Kafka; a batch that is not is written partition by partition in offset order.
+    """
+    if not _offsets_ascend(entry[0] for entry in entries):
+        entries = sorted(
+            entries, key=lambda entry: (entry[0].topic, entry[0].partition, entry[0].offset)
+        )
+    previous = {key: head.chain_hash for key, head in heads.items()}
+    last_offsets: dict[PartitionKey, int] = {}
+    counts: Counter[PartitionKey] = Counter()
+    for positioned, flags in entries:
+        key = (positioned.topic, positioned.partition)
+        row = audit_row(positioned, flags, projected_at)
+        row["previous_hash"] = previous[key]
+        row["chain_hash"] = previous[key] = chain_hash(
+            previous[key],
+            positioned.event,
+            positioned.topic,
+            positioned.partition,
+            positioned.offset,
+        )
+        append(row)
+        last_offsets[key] = positioned.offset
+        counts[key] += 1
+    return {
+        key: ChainHead(last_offsets[key], previous[key], heads[key].length + count)
+        for key, count in counts.items()
+    }
+
+
+def _offsets_ascend(batch: Iterable[PositionedEvent]) -> bool:
+    last: dict[PartitionKey, int] = {}
+    for positioned in batch:
+        key = (positioned.topic, positioned.partition)
+        if positioned.offset <= last.get(key, -1):
+            return False
+        last[key] = positioned.offset
+    return True
 
 
 def _unique(batch: Sequence[PositionedEvent]) -> dict[str, PositionedEvent]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import Column, Connection, Table, case, column, select, table, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
-from projections.copy_rows import copy_rows
+from projections.copy_rows import RowSink, copy_rows, copy_stream
 from projections.rows import state_row
 from projections.state import CredentialState
 from projections.tables import audit_log, consumer_positions, credentials
@@ -20,14 +21,26 @@ class UnsupportedDatabaseError(RuntimeError):
     """The projection store runs on SQLite and PostgreSQL only."""
 
 
-def insert_audit_rows(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Append audit rows: COPY on PostgreSQL (the append-only table's bulk path), else INSERT."""
-    if not rows:
-        return
+AUDIT_COLUMNS = tuple(column.name for column in audit_log.columns if column.name != "position")
+"""The columns of an audit row as the store writes it (the database assigns ``position``)."""
+
+
+@contextmanager
+def audit_appender(connection: Connection) -> Iterator[RowSink]:
+    """A sink appending audit rows (with every column of :data:`AUDIT_COLUMNS`) in order.
+
+    On PostgreSQL the rows stream through one COPY while the caller builds the next ones
+    (the append-only table's bulk path, its index updates overlapping the caller's work);
+    elsewhere they are inserted together when the block ends.
+    """
     if connection.dialect.name == "postgresql":
-        copy_rows(connection, audit_log, rows)
-    else:
-        connection.execute(audit_log.insert(), list(rows))
+        with copy_stream(connection, audit_log, AUDIT_COLUMNS) as send:
+            yield send
+        return
+    rows: list[Mapping[str, Any]] = []
+    yield rows.append
+    if rows:
+        connection.execute(audit_log.insert(), rows)
 
 
 def upsert_states(connection: Connection, states: Collection[CredentialState]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 
 from projections import migrate, writes
 from projections.anomalies import Anomaly
+from projections.chain import GENESIS_HASH
+from projections.chain_verify import verify_chains
 from projections.database import create_engine_for
 from projections.fold import fold_all
 from projections.positioned import PositionedEvent
@@ -411,3 +414,51 @@ def test_offsets_must_cover_the_batch(
         store.apply(batch, offsets)
     assert audit_rows(engine) == []
     assert store.positions(TOPIC) == {}
+
+
+def _chain_links(engine: sa.Engine) -> dict[int, list[tuple[int, str, str]]]:
+    """Per partition, (offset, previous_hash, chain_hash) of each row in offset order."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(
+                audit_log.c.kafka_partition,
+                audit_log.c.kafka_offset,
+                audit_log.c.previous_hash,
+                audit_log.c.chain_hash,
+            ).order_by(audit_log.c.kafka_partition, audit_log.c.kafka_offset)
+        )
+        links: dict[int, list[tuple[int, str, str]]] = {}
+        for partition, offset, previous, current in rows:
+            links.setdefault(partition, []).append((offset, previous, current))
+        return links
+
+
+@pytest.mark.parametrize("order", ["interleaved", "offsets-reversed"])
+def test_each_partition_is_chained_in_offset_order_whatever_the_batch_order(
+    store: ProjectionStore, engine: sa.Engine, order: str
+) -> None:
+    first, second = Partition(1, start=40), Partition(4, start=7)
+    one, two = History("cred-a"), History("cred-b")
+    placed_one = first.place([one.created(), one.used("10.0.0.1"), one.deleted()])
+    placed_two = second.place([two.created(), two.roles_scoped("admin")])
+    batch = [placed_one[0], placed_two[0], placed_one[1], placed_two[1], placed_one[2]]
+    if order == "offsets-reversed":
+        batch = [*reversed(placed_one), *reversed(placed_two)]
+    store.apply(batch, {**first.offsets(), **second.offsets()})
+
+    links = _chain_links(engine)
+    assert [offset for offset, _, _ in links[1]] == [40, 41, 42]
+    assert [offset for offset, _, _ in links[4]] == [7, 8]
+    for chain in links.values():
+        assert chain[0][1] == GENESIS_HASH
+        for (_, _, earlier), (_, later_previous, _) in pairwise(chain):
+            assert later_previous == earlier
+    with engine.connect() as connection:
+        verdicts = verify_chains(connection)
+    assert [(v.partition, v.rows, v.last_offset, v.first_break) for v in verdicts] == [
+        (1, 3, 42, None),
+        (4, 2, 8, None),
+    ]
+    assert {v.partition: v.last_hash for v in verdicts} == {
+        partition: chain[-1][2] for partition, chain in links.items()
+    }
