@@ -22,6 +22,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError
 
+from consumer.collector import batch_collector
 from consumer.dead_letter import DeadLetterWriter
 from consumer.errors import DeadLetterError
 from consumer.intake import Intake, sort_records
@@ -104,6 +105,11 @@ class Projector:
         self._stop.set()
 
     def run(self) -> ProjectorReport:
+        """Project until stopped or caught up; the garbage collector is tuned meanwhile."""
+        with batch_collector():
+            return self._run()
+
+    def _run(self) -> ProjectorReport:
         started = time.monotonic()
         self._consumer = self._open_consumer()
         try:

@@ -15,16 +15,19 @@ def _networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
 
 
+@lru_cache(maxsize=1 << 16)
 def _address_key(address: str) -> tuple[int, int]:
     parsed = ipaddress.ip_address(address)
     return parsed.version, int(parsed)
 
 
+@lru_cache(maxsize=1 << 16)
 def is_allowed(address: str, allowed_cidrs: tuple[str, ...]) -> bool:
     """Whether ``address`` may use a credential limited to ``allowed_cidrs``.
 
     An empty list allows every address. An IPv4-mapped IPv6 address (``::ffff:10.0.0.1``)
-    also matches the IPv4 networks its IPv4 address is in.
+    also matches the IPv4 networks its IPv4 address is in. Pure, so answers are cached:
+    a credential is used from the same few addresses again and again.
     """
     if not allowed_cidrs:
         return True

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as sqlalchemy_create_engine
 from sqlalchemy.engine import URL, ExceptionContext, make_url
@@ -36,11 +37,13 @@ def create_engine_for(url: str | URL) -> Engine:
     """
     parsed = normalised_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = sqlalchemy_create_engine(parsed)
+        engine = sqlalchemy_create_engine(parsed, json_deserializer=orjson.loads)
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
-    engine = sqlalchemy_create_engine(parsed, pool_pre_ping=True)
+    engine = sqlalchemy_create_engine(
+        parsed, pool_pre_ping=True, json_deserializer=orjson.loads
+    )
     event.listen(engine, "handle_error", _discard_read_only_sessions)
     return engine
 
