@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import consumer_rate, naive, producer_rate, projection_rate, replay
+from bench import consumer_rate, naive, producer_rate, projection_rate, replay, workers_rate
 from bench.figures import Figure
 from bench.large import query_latency_figures
 from bench.services import bootstrap_servers, fresh_postgres, fresh_sqlite
@@ -30,6 +30,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=200_000, help="stream size for rates")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure")
     parser.add_argument("--naive-events", type=int, default=5_000, help="events for the naive run")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes for the multi-process projection (0 skips)",
+    )
     parser.add_argument(
         "--replay-events",
         type=int,
@@ -61,32 +67,26 @@ def _table(figures: list[Figure]) -> Table:
     return table
 
 
-def _replay_figures(bootstrap: str, events: int) -> list[Figure]:
+def _replay_figures(bootstrap: str, topic: str, runs: int, label: str) -> list[Figure]:
+    """Replays of ``topic`` into fresh SQLite files and PostgreSQL schemas, ``runs`` each."""
+    figures = []
+    for backend, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        figure = Figure(f"replay into {name} ({label})", "events/s")
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as scratch:
+                fresh = fresh_sqlite(Path(scratch)) if backend == "sqlite" else fresh_postgres()
+                with fresh as url:
+                    run = replay.measure(backend, bootstrap, topic, url, 5000)
+            figure.samples.append(run["eventsPerSecond"])
+            figure.detail = {"events": run["events"], "runs": [*figure.detail.get("runs", []), run]}
+        figures.append(figure)
+    return figures
+
+
+def _large_replay_figures(bootstrap: str, events: int) -> list[Figure]:
     topic = f"bench.replay.n{events}"
     replay.publish_once(bootstrap, topic, events * 115 // 1000, events)
-    figures = []
-    with tempfile.TemporaryDirectory() as scratch:
-        with fresh_sqlite(Path(scratch)) as url:
-            run = replay.measure("sqlite", bootstrap, topic, url, 5000)
-        figures.append(
-            Figure(
-                f"replay into SQLite ({run['events']:,} events)",
-                "events/s",
-                [run["eventsPerSecond"]],
-                detail=run,
-            )
-        )
-    with fresh_postgres() as url:
-        run = replay.measure("postgresql", bootstrap, topic, url, 5000)
-    figures.append(
-        Figure(
-            f"replay into PostgreSQL ({run['events']:,} events)",
-            "events/s",
-            [run["eventsPerSecond"]],
-            detail=run,
-        )
-    )
-    return figures
+    return _replay_figures(bootstrap, topic, 1, f"{events:,}-event stream, one run")
 
 
 def main() -> None:
@@ -112,17 +112,33 @@ def main() -> None:
         with fresh_postgres() as url:
             baseline = naive.measure(topic, url, arguments.naive_events)
     figures += [sqlite, postgres, baseline]
-    if arguments.replay_events:
-        console.log(f"replay of {arguments.replay_events:,} events")
-        figures += _replay_figures(bootstrap, arguments.replay_events)
-    for rows in arguments.query_rows:
-        console.log(f"query latency over {rows:,} audit rows")
-        figures += query_latency_figures(rows)
     ratios = {
         "projection PostgreSQL / raw+decode (target >= 0.60)": postgres.median / decoded.median,
         "projection SQLite / raw+decode": sqlite.median / decoded.median,
         "projection PostgreSQL / naive (target >= 20)": postgres.median / baseline.median,
     }
+    if arguments.workers > 1:
+        console.log(f"projection by {arguments.workers} worker processes")
+        workers = workers_rate.measure(topic, fresh_postgres, arguments.workers, arguments.runs)
+        figures.append(workers)
+        ratios[f"projection PostgreSQL, {arguments.workers} workers / raw+decode"] = (
+            workers.median / decoded.median
+        )
+    console.log("replay of the same stream")
+    same = _replay_figures(bootstrap, topic.lifecycle, arguments.runs, "same stream")
+    figures += same
+    ratios["replay SQLite / projection SQLite, same stream (target >= 1)"] = (
+        same[0].median / sqlite.median
+    )
+    ratios["replay PostgreSQL / projection PostgreSQL, same stream (target >= 1)"] = (
+        same[1].median / postgres.median
+    )
+    if arguments.replay_events:
+        console.log(f"replay of {arguments.replay_events:,} events")
+        figures += _large_replay_figures(bootstrap, arguments.replay_events)
+    for rows in arguments.query_rows:
+        console.log(f"query latency over {rows:,} audit rows")
+        figures += query_latency_figures(rows)
     Console().print(_table(figures))
     for name, ratio in ratios.items():
         Console().print(f"{name}: {ratio:.2f}")

@@ -8,10 +8,18 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.figures import Figure
 from bench.stream import BenchTopic
+from consumer.collector import batch_collector
 from schemas.codec import EventCodec
 
 
 def _read(topic: BenchTopic, decode: bool) -> float:
+    """Events per second of one read of the whole topic, with the projector's collector
+    settings (:mod:`consumer.collector`), so the yardstick and the projection compare alike."""
+    with batch_collector():
+        return _timed_read(topic, decode)
+
+
+def _timed_read(topic: BenchTopic, decode: bool) -> float:
     codec = EventCodec()
     consumer = KafkaConsumer(
         bootstrap_servers=topic.bootstrap,
