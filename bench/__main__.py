@@ -19,6 +19,7 @@ from rich.table import Table
 from bench import consumer_rate, naive, producer_rate, projection_rate, replay, workers_rate
 from bench.figures import Figure
 from bench.large import query_latency_figures
+from bench.projection_rate import FreshStore
 from bench.services import bootstrap_servers, fresh_postgres, fresh_sqlite
 from bench.stream import prepare_topic
 
@@ -67,26 +68,20 @@ def _table(figures: list[Figure]) -> Table:
     return table
 
 
-def _replay_figures(bootstrap: str, topic: str, runs: int, label: str) -> list[Figure]:
-    """Replays of ``topic`` into fresh SQLite files and PostgreSQL schemas, ``runs`` each."""
-    figures = []
-    for backend, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
-        figure = Figure(f"replay into {name} ({label})", "events/s")
-        for _ in range(runs):
-            with tempfile.TemporaryDirectory() as scratch:
-                fresh = fresh_sqlite(Path(scratch)) if backend == "sqlite" else fresh_postgres()
-                with fresh as url:
-                    run = replay.measure(backend, bootstrap, topic, url, 5000)
-            figure.samples.append(run["eventsPerSecond"])
-            figure.detail = {"events": run["events"], "runs": [*figure.detail.get("runs", []), run]}
-        figures.append(figure)
-    return figures
-
-
-def _large_replay_figures(bootstrap: str, events: int) -> list[Figure]:
-    topic = f"bench.replay.n{events}"
-    replay.publish_once(bootstrap, topic, events * 115 // 1000, events)
-    return _replay_figures(bootstrap, topic, 1, f"{events:,}-event stream, one run")
+def _replay_figure(
+    bootstrap: str, topic: str, backend: str, fresh: FreshStore, runs: int, label: str
+) -> Figure:
+    """Replays of ``topic`` into ``runs`` fresh stores of one backend."""
+    measured = []
+    for _ in range(runs):
+        with fresh() as url:
+            measured.append(replay.measure(backend.lower(), bootstrap, topic, url, 5000))
+    return Figure(
+        f"replay into {backend} ({label})",
+        "events/s",
+        [run["eventsPerSecond"] for run in measured],
+        detail={"events": measured[0]["events"], "runs": measured},
+    )
 
 
 def main() -> None:
@@ -102,40 +97,49 @@ def main() -> None:
     raw, decoded = consumer_rate.measure(topic, arguments.runs)
     figures += [raw, decoded]
     with tempfile.TemporaryDirectory() as scratch:
+        stores: dict[str, FreshStore] = {
+            "SQLite": lambda: fresh_sqlite(Path(scratch)),
+            "PostgreSQL": fresh_postgres,
+        }
         console.log("projection into SQLite")
-        sqlite = projection_rate.measure(
-            topic, "SQLite", lambda: fresh_sqlite(Path(scratch)), arguments.runs
-        )
+        sqlite = projection_rate.measure(topic, "SQLite", stores["SQLite"], arguments.runs)
         console.log("projection into PostgreSQL")
-        postgres = projection_rate.measure(topic, "PostgreSQL", fresh_postgres, arguments.runs)
+        postgres = projection_rate.measure(
+            topic, "PostgreSQL", stores["PostgreSQL"], arguments.runs
+        )
         console.log("naive design")
         with fresh_postgres() as url:
             baseline = naive.measure(topic, url, arguments.naive_events)
-    figures += [sqlite, postgres, baseline]
-    ratios = {
-        "projection PostgreSQL / raw+decode (target >= 0.60)": postgres.median / decoded.median,
-        "projection SQLite / raw+decode": sqlite.median / decoded.median,
-        "projection PostgreSQL / naive (target >= 20)": postgres.median / baseline.median,
-    }
-    if arguments.workers > 1:
-        console.log(f"projection by {arguments.workers} worker processes")
-        workers = workers_rate.measure(topic, fresh_postgres, arguments.workers, arguments.runs)
-        figures.append(workers)
-        ratios[f"projection PostgreSQL, {arguments.workers} workers / raw+decode"] = (
-            workers.median / decoded.median
-        )
-    console.log("replay of the same stream")
-    same = _replay_figures(bootstrap, topic.lifecycle, arguments.runs, "same stream")
-    figures += same
-    ratios["replay SQLite / projection SQLite, same stream (target >= 1)"] = (
-        same[0].median / sqlite.median
-    )
-    ratios["replay PostgreSQL / projection PostgreSQL, same stream (target >= 1)"] = (
-        same[1].median / postgres.median
-    )
-    if arguments.replay_events:
-        console.log(f"replay of {arguments.replay_events:,} events")
-        figures += _large_replay_figures(bootstrap, arguments.replay_events)
+        figures += [sqlite, postgres, baseline]
+        ratios = {
+            "projection PostgreSQL / raw+decode (target >= 0.60)": postgres.median / decoded.median,
+            "projection SQLite / raw+decode": sqlite.median / decoded.median,
+            "projection PostgreSQL / naive (target >= 20)": postgres.median / baseline.median,
+        }
+        if arguments.workers > 1:
+            console.log(f"projection by {arguments.workers} worker processes")
+            workers = workers_rate.measure(topic, fresh_postgres, arguments.workers, arguments.runs)
+            figures.append(workers)
+            ratios[f"projection PostgreSQL, {arguments.workers} workers / raw+decode"] = (
+                workers.median / decoded.median
+            )
+        console.log("replay of the same stream")
+        for backend, projected in (("SQLite", sqlite), ("PostgreSQL", postgres)):
+            same = _replay_figure(
+                bootstrap, topic.lifecycle, backend, stores[backend], arguments.runs, "same stream"
+            )
+            figures.append(same)
+            ratios[f"replay {backend} / projection {backend}, same stream (target >= 1)"] = (
+                same.median / projected.median
+            )
+        if arguments.replay_events:
+            events = arguments.replay_events
+            console.log(f"replay of {events:,} events")
+            large = f"bench.replay.n{events}"
+            replay.publish_once(bootstrap, large, events * 115 // 1000, events)
+            for backend, fresh in stores.items():
+                label = f"{events:,}-event stream, one run"
+                figures.append(_replay_figure(bootstrap, large, backend, fresh, 1, label))
     for rows in arguments.query_rows:
         console.log(f"query latency over {rows:,} audit rows")
         figures += query_latency_figures(rows)

@@ -9,13 +9,10 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 
 from bench.figures import Figure
+from bench.projection_rate import FreshStore
 from bench.stream import BenchTopic
-
-FreshStore = Callable[[], AbstractContextManager[str]]
 
 
 def project_with_workers(topic: BenchTopic, database_url: str, workers: int, group: str) -> float:

@@ -41,9 +41,7 @@ def create_engine_for(url: str | URL) -> Engine:
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
-    engine = sqlalchemy_create_engine(
-        parsed, pool_pre_ping=True, json_deserializer=orjson.loads
-    )
+    engine = sqlalchemy_create_engine(parsed, pool_pre_ping=True, json_deserializer=orjson.loads)
     event.listen(engine, "handle_error", _discard_read_only_sessions)
     return engine
 
