@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session, registry
 
 from bench.figures import Figure
 from bench.stream import BenchTopic
-from projections.chain import GENESIS_HASH, chain_hash
-from projections.database import create_engine_for
-from projections.fold import fold
-from projections.migrate import upgrade
-from projections.positioned import PositionedEvent
-from projections.rows import audit_row, state_from_row, state_row
-from projections.tables import audit_log, consumer_positions, credentials
+from projections.chain.hashing import GENESIS_HASH, chain_hash
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
+from projections.db.rows import audit_row, state_from_row, state_row
+from projections.db.tables import audit_log, consumer_positions, credentials
+from projections.model.fold import fold
+from projections.model.positioned import PositionedEvent
 from schemas.codec import EventCodec
 
 
@@ -52,7 +52,7 @@ def _apply_one(session: Session, positioned: PositionedEvent) -> None:
     row = session.get(CredentialRow, event.credential_id)
     previous = None
     if row is not None:
-        previous = state_from_row({c.name: getattr(row, c.name) for c in credentials.columns})  # type: ignore[arg-type]
+        previous = state_from_row({c.name: getattr(row, c.name) for c in credentials.columns})
     transition = fold(previous, event)
     now = datetime.now(UTC)
     previous_hash = session.scalar(

@@ -10,9 +10,9 @@ from bench.figures import Figure
 from bench.stream import BenchTopic
 from consumer.dead_letter import DeadLetterWriter
 from consumer.projector import Projector, ProjectorConfig
-from projections.database import create_engine_for
-from projections.migrate import upgrade
-from projections.store import ProjectionStore
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
+from projections.write.store import ProjectionStore
 
 FreshStore = Callable[[], AbstractContextManager[str]]
 

@@ -2,7 +2,7 @@
 
 Builds an audit log of ``--rows`` events (default 1,000,000) in its own PostgreSQL schema:
 a simulated stream (``producer.simulate.Simulation``, about ten events per credential,
-four credentials per owner) written through ``projections.store.ProjectionStore.apply`` in
+four credentials per owner) written through ``projections.write.store.ProjectionStore.apply`` in
 large batches, so every row, state and anomaly flag is what the projector would write
 (Kafka is left out: this measures reads). Then times the first page (100 rows) of
 
@@ -36,12 +36,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from producer.simulate import Simulation, SimulationConfig
-from projections.database import create_engine_for
-from projections.migrate import upgrade
-from projections.positioned import PositionedEvent
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
+from projections.db.tables import audit_log, credentials
+from projections.model.positioned import PositionedEvent
 from projections.queries import AuditPageRequest, TrailFilter, UsesFilter, audit_trail, uses
-from projections.store import ProjectionStore
-from projections.tables import audit_log, credentials
+from projections.write.store import ProjectionStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = 10_000

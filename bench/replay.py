@@ -27,6 +27,7 @@ from consumer.replay import Replay, plan_replay
 from producer.publisher import EventPublisher
 from producer.simulate import Simulation, SimulationConfig
 from producer.topics import TopicLayout, ensure_topics
+from projections.db.migrate import upgrade
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CHUNK = 5_000
@@ -61,6 +62,7 @@ def publish_once(bootstrap: str, topic: str, credentials: int, minimum: int) -> 
 def measure(name: str, bootstrap: str, topic: str, url: str, batch_size: int) -> dict[str, Any]:
     plan = plan_replay(bootstrap, topic)
     started = time.perf_counter()
+    upgrade(url)
     outcome = Replay(plan, bootstrap, url, batch_size=batch_size).run()
     wall = time.perf_counter() - started
     report = outcome.report

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.services import fresh_postgres
-from projections import migrate
-from projections.database import create_engine_for
-from projections.positioned import PositionedEvent
-from projections.store import ProjectionStore
+from projections.db import migrate
+from projections.db.engine import create_engine_for
+from projections.model.positioned import PositionedEvent
+from projections.write.store import ProjectionStore
 from schemas.models import (
     Actor,
     ActorKind,

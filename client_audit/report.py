@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from projections.tables import audit_log, credentials
+from projections.db.tables import audit_log, credentials
 
 
 @dataclass(frozen=True)

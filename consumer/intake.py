@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from projections.positioned import PositionedEvent
+from projections.model.positioned import PositionedEvent
 from schemas.codec import EventCodec
 from schemas.errors import DecodeError, InvalidEventError
 

@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from sqlalchemy import Connection, RowMapping
 
+from consumer.errors import TopicUnavailableError
 from consumer.intake import sort_records
-from consumer.replay import ReplayError, topic_partitions
-from projections.chain import canonical_record
-from projections.chain_verify import partition_rows
-from projections.compare import positions
-from projections.rows import event_from_payload
+from consumer.reading import ReaderSettings, TopicConsumer, open_consumer, topic_partitions
+from projections.chain.hashing import canonical_record
+from projections.chain.verify import partition_rows
+from projections.db.rows import event_from_payload
+from projections.forensics.compare import positions
 from schemas.codec import EventCodec
 from schemas.errors import InvalidEventError
 from schemas.models import LifecycleEvent
@@ -144,7 +145,7 @@ def first_mismatch(
 
 
 def _messages(
-    consumer: Any, tp: TopicPartition, below: int, codec: EventCodec, timeout_s: float
+    consumer: TopicConsumer, tp: TopicPartition, below: int, codec: EventCodec, timeout_s: float
 ) -> Iterator[Message]:
     """The partition's messages from its beginning up to offset ``below``, decoded."""
     consumer.assign([tp])
@@ -156,7 +157,9 @@ def _messages(
         records = [record for record in records if record.offset < below]
         if not records:
             if time.monotonic() > deadline:
-                raise ReplayError(f"{tp.topic}[{tp.partition}] stopped answering below {below}")
+                raise TopicUnavailableError(
+                    f"{tp.topic}[{tp.partition}] stopped answering below {below}"
+                )
             continue
         deadline = time.monotonic() + timeout_s
         intake = sort_records(records, codec)
@@ -166,23 +169,23 @@ def _messages(
 
 
 def check_against_topic(
-    connection: Connection, bootstrap_servers: str, topic: str, timeout_s: float = 30.0
+    connection: Connection,
+    bootstrap_servers: str,
+    topic: str,
+    timeout_s: float = 30.0,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[PartitionCheck]:
-    """Check every partition of ``topic`` up to the stored position of the projection."""
+    """Check every partition of ``topic`` up to the stored position of the projection.
+
+    Raises TopicUnavailableError when Kafka or the topic cannot be read."""
     stored = positions(connection)
     codec = EventCodec()
-    try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=None,
-            client_id="client-audit-log-check",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            bootstrap_timeout_ms=int(timeout_s * 1000),
-            request_timeout_ms=int(timeout_s * 1000) + 5000,
+    consumer = open_consumer(
+        ReaderSettings(
+            bootstrap_servers, "client-audit-log-check", max_poll_records=2000,
+            timeout_s=timeout_s, client_options=client_options or {},
         )
-    except KafkaError as exc:
-        raise ReplayError(f"Kafka at {bootstrap_servers} did not answer: {exc}") from exc
+    )
     try:
         checks = []
         partitions = topic_partitions(consumer, topic, timeout_s)
@@ -196,6 +199,6 @@ def check_against_topic(
             checks.append(PartitionCheck(topic, tp.partition, read, rows, below, mismatch))
         return checks
     except KafkaError as exc:
-        raise ReplayError(f"could not read {topic!r}: {exc}") from exc
+        raise TopicUnavailableError(f"could not read {topic!r}: {exc}") from exc
     finally:
         consumer.close()

@@ -4,6 +4,10 @@ The database, not Kafka, holds the consumer position: each batch's audit rows, s
 and next offsets commit together, and on partition assignment the consumer seeks to the
 stored positions. Offsets are committed to Kafka afterwards for monitoring only. A crash
 at any point therefore neither loses nor doubles an event.
+
+The loop is given its store, its dead-letter sink, a per-batch observer and the factory of
+its Kafka consumer (:mod:`consumer.hooks`, :mod:`consumer.reading`): the live projector and
+replays pass different ones, and unit tests drive the loop with in-process stand-ins.
 """
 
 from __future__ import annotations
@@ -12,26 +16,35 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError
 
 from consumer.collector import batch_collector
-from consumer.dead_letter import DeadLetterWriter
 from consumer.errors import DeadLetterError
+from consumer.hooks import BatchObserver, BatchStore, DeadLetterSink
 from consumer.intake import Intake, sort_records
 from consumer.metrics import ProjectorMetrics
+from consumer.reading import (
+    ConsumerFactory,
+    ReaderSettings,
+    TopicConsumer,
+    open_consumer,
+    topic_partitions,
+)
 from consumer.retry import Backoff
-from projections.store import ProjectionStore
+from projections.write.store import ApplyResult
 from schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
+
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,22 @@ class ProjectorConfig:
     """Where to start partitions that have no stored position (default: the beginning)."""
     progress_interval_s: float = 5.0
     timeout_s: float = 30.0
+    retry_initial_s: float = 0.5
+    """First wait before retrying a failed store or dead-letter write (doubles, up to 5 s)."""
+    client_id: str = "client-audit-projector"
+    client_options: Mapping[str, Any] = field(default_factory=dict)
+    """Further Kafka client options (security protocol, SASL credentials)."""
+
+    def reader(self) -> ReaderSettings:
+        return ReaderSettings(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=self.client_id,
+            group_id=self.group_id,
+            instance_id=self.instance_id,
+            max_poll_records=self.batch_size,
+            timeout_s=self.timeout_s,
+            client_options=self.client_options,
+        )
 
 
 @dataclass
@@ -79,15 +108,23 @@ class _SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class Projector:
-    """Applies the lifecycle topic to the projection store until stopped or caught up."""
+    """Applies the lifecycle topic to a store until stopped or caught up.
+
+    ``dead_letters`` keeps the messages that are not valid events (before their batch is
+    applied); ``on_batch`` hears of every committed batch; ``consumer_factory`` builds the
+    Kafka consumer (default: :func:`consumer.reading.open_consumer`).
+    """
 
     def __init__(
         self,
         config: ProjectorConfig,
-        store: ProjectionStore,
-        dead_letters: DeadLetterWriter,
+        store: BatchStore,
+        dead_letters: DeadLetterSink,
         metrics: ProjectorMetrics | None = None,
         codec: EventCodec | None = None,
+        *,
+        on_batch: BatchObserver | None = None,
+        consumer_factory: ConsumerFactory = open_consumer,
     ) -> None:
         self.config = config
         self.store = store
@@ -95,8 +132,10 @@ class Projector:
         self.metrics = metrics or ProjectorMetrics()
         self.codec = codec or EventCodec()
         self.report = ProjectorReport()
+        self._on_batch = on_batch
+        self._consumer_factory = consumer_factory
         self._stop = threading.Event()
-        self._consumer: Any = None
+        self._consumer: TopicConsumer | None = None
         self._targets: dict[int, int] = {}
         self._last_progress = 0.0
 
@@ -109,14 +148,20 @@ class Projector:
         with batch_collector():
             return self._run()
 
+    @property
+    def consumer(self) -> TopicConsumer:
+        if self._consumer is None:
+            raise RuntimeError("the projector is not running")
+        return self._consumer
+
     def _run(self) -> ProjectorReport:
         started = time.monotonic()
-        self._consumer = self._open_consumer()
+        self._consumer = self._consumer_factory(self.config.reader())
         try:
             self._targets = self._end_offsets() if self.config.until_caught_up else {}
             self._attach()
             while not self._stop.is_set():
-                polled = self._consumer.poll(
+                polled = self.consumer.poll(
                     timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
                 )
                 records = [record for batch in polled.values() for record in batch]
@@ -124,47 +169,20 @@ class Projector:
                     self._process(records)
                 self.report.elapsed_s = time.monotonic() - started
                 self._log_progress()
-                if self._targets is not None and self.config.until_caught_up and self._caught_up():
+                if self.config.until_caught_up and self._caught_up():
                     log.info("caught up with the end offsets seen at start")
                     break
         finally:
             self.report.elapsed_s = time.monotonic() - started
-            self._consumer.close(autocommit=False)
+            self.consumer.close(autocommit=False)
             self._log_progress(force=True)
         return self.report
 
-    def _open_consumer(self) -> Any:
-        return KafkaConsumer(
-            bootstrap_servers=self.config.bootstrap_servers,
-            group_id=self.config.group_id,
-            group_instance_id=self.config.instance_id if self.config.group_id else None,
-            client_id="client-audit-projector",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.config.batch_size,
-            max_poll_interval_ms=600_000,
-            session_timeout_ms=10_000,
-            reconnect_backoff_max_ms=2_000,
-            heartbeat_interval_ms=2_000,
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            allow_auto_create_topics=False,
-            bootstrap_timeout_ms=int(self.config.timeout_s * 1000),
-            request_timeout_ms=int(self.config.timeout_s * 1000) + 5000,
-        )
-
     def _partitions(self) -> list[TopicPartition]:
-        deadline = time.monotonic() + self.config.timeout_s
-        while True:
-            partitions = self._consumer.partitions_for_topic(self.config.topic)
-            if partitions:
-                return [TopicPartition(self.config.topic, p) for p in sorted(partitions)]
-            if time.monotonic() > deadline:
-                raise KafkaError(f"topic {self.config.topic} does not exist or has no partitions")
-            time.sleep(0.2)
+        return topic_partitions(self.consumer, self.config.topic, self.config.timeout_s)
 
     def _end_offsets(self) -> dict[int, int]:
-        ends = self._consumer.end_offsets(self._partitions())
+        ends = self.consumer.end_offsets(self._partitions())
         targets = {tp.partition: offset for tp, offset in ends.items()}
         log.info("will stop at end offsets %s (%d messages)", targets, sum(targets.values()))
         return targets
@@ -172,10 +190,10 @@ class Projector:
     def _attach(self) -> None:
         if self.config.group_id is None:
             partitions = self._partitions()
-            self._consumer.assign(partitions)
+            self.consumer.assign(partitions)
             self.seek_to_stored(partitions)
         else:
-            self._consumer.subscribe([self.config.topic], listener=_SeekToStoredPositions(self))
+            self.consumer.subscribe([self.config.topic], listener=_SeekToStoredPositions(self))
 
     def seek_to_stored(self, partitions: Any) -> None:
         """Seek each partition to the next offset stored in the database."""
@@ -186,9 +204,9 @@ class Projector:
         for tp in partitions:
             offset = stored.get(tp.partition, starts.get(tp.partition))
             if offset is None:
-                self._consumer.seek_to_beginning(tp)
+                self.consumer.seek_to_beginning(tp)
             else:
-                self._consumer.seek(tp, offset)
+                self.consumer.seek(tp, offset)
         log.info(
             "assigned partitions %s at stored positions %s",
             sorted(tp.partition for tp in partitions),
@@ -211,12 +229,17 @@ class Projector:
             return
         self._commit_to_kafka(intake.next_offsets)
         self._count(intake, result)
+        if self._on_batch is not None:
+            self._on_batch(intake, result)
         self.metrics.batch_seconds.observe(time.monotonic() - started)
+
+    def _backoff(self) -> Backoff:
+        return Backoff(initial_s=self.config.retry_initial_s)
 
     def _dead_letter(self, intake: Intake) -> bool:
         if not intake.refused:
             return True
-        backoff = Backoff()
+        backoff = self._backoff()
         while True:
             try:
                 self.dead_letters.write(intake.refused)
@@ -227,8 +250,8 @@ class Projector:
                     self._rewind(intake)
                     return False
 
-    def _with_retry(self, action: Any, what: str) -> Any:
-        backoff = Backoff()
+    def _with_retry(self, action: Callable[[], _Result], what: str) -> _Result | None:
+        backoff = self._backoff()
         while True:
             try:
                 return action()
@@ -253,7 +276,7 @@ class Projector:
             first[key] = min(first.get(key, message.offset), message.offset)
         for (topic, partition), offset in first.items():
             try:
-                self._consumer.seek(TopicPartition(topic, partition), offset)
+                self.consumer.seek(TopicPartition(topic, partition), offset)
             except (KafkaError, AssertionError, ValueError) as exc:
                 log.warning("could not rewind %s[%d]: %s", topic, partition, exc)
 
@@ -265,13 +288,13 @@ class Projector:
             for (topic, partition), offset in next_offsets.items()
         }
         try:
-            self._consumer.commit(offsets)
+            self.consumer.commit(offsets)
         except KafkaError as exc:
             log.warning(
                 "informational Kafka offset commit failed (positions are in the DB): %s", exc
             )
 
-    def _count(self, intake: Intake, result: Any) -> None:
+    def _count(self, intake: Intake, result: ApplyResult) -> None:
         report = self.report
         report.batches += 1
         report.applied += result.applied
@@ -283,8 +306,8 @@ class Projector:
         for kind, count in result.anomalies.items():
             report.anomalies[str(kind)] += count
             self.metrics.anomalies.labels(kind=str(kind)).inc(count)
-        for tp in self._consumer.assignment():
-            highwater = self._consumer.highwater(tp)
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
             offset = intake.next_offsets.get((tp.topic, tp.partition))
             if highwater is not None and offset is not None:
                 self.metrics.lag.labels(partition=str(tp.partition)).set(max(0, highwater - offset))

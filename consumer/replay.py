@@ -4,43 +4,36 @@ A replay reads every partition without a consumer group (so the projector's grou
 committed offsets are never touched), from the beginning or from the first message at or
 after an instant (Kafka message timestamps, via ``offsets_for_times``), up to the end
 offsets seen when it starts. Events go through the same :class:`~consumer.projector.Projector`
-and :meth:`~projections.store.ProjectionStore.apply` as live, so the same fold builds the
-same rows. Refused messages are counted and logged, not dead-lettered again: the live
-projector already did that.
+and :meth:`~projections.write.store.ProjectionStore.apply` as live, so the same fold builds
+the same rows. The projector is given a sink that keeps refused messages (counted and
+logged, not dead-lettered again: the live projector already did that) and an observer that
+reports progress. The target must already be migrated (``projections.db.migrate.upgrade``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from consumer.dead_letter import DeadLetterWriter
-from consumer.errors import ConsumerError
-from consumer.intake import RefusedMessage
+from consumer.errors import ReplayError, TopicUnavailableError
+from consumer.intake import Intake, RefusedMessage
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
-from projections.database import create_engine_for
-from projections.migrate import upgrade
-from projections.positioned import PositionedEvent
-from projections.store import ApplyResult, ProjectionStore
-from projections.tables import audit_log, consumer_positions, credentials
+from consumer.reading import ReaderSettings, open_consumer, topic_partitions
+from projections.db.engine import create_engine_for
+from projections.db.tables import audit_log, consumer_positions, credentials
+from projections.write.store import ApplyResult, ProjectionStore
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called after every committed batch with (messages done, messages to do)."""
-
-
-class ReplayError(ConsumerError):
-    """A replay that cannot start: no such topic, a non-empty target, Kafka unreachable."""
 
 
 @dataclass(frozen=True)
@@ -78,43 +71,26 @@ class ReplayOutcome:
         )
 
 
-def _consumer(bootstrap_servers: str, timeout_s: float) -> Any:
-    try:
-        return KafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=None,
-            client_id="client-audit-replay-planner",
-            enable_auto_commit=False,
-            bootstrap_timeout_ms=int(timeout_s * 1000),
-            request_timeout_ms=int(timeout_s * 1000) + 5000,
-        )
-    except KafkaError as exc:
-        raise ReplayError(f"Kafka at {bootstrap_servers} did not answer: {exc}") from exc
-
-
-def topic_partitions(consumer: Any, topic: str, timeout_s: float) -> list[TopicPartition]:
-    """The partitions of ``topic``; ReplayError when it does not exist."""
-    if topic not in consumer.topics():
-        raise ReplayError(f"topic {topic!r} does not exist")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return [TopicPartition(topic, partition) for partition in sorted(partitions)]
-        if time.monotonic() > deadline:
-            raise ReplayError(f"topic {topic!r} does not exist or has no partitions")
-        time.sleep(0.2)
-
-
 def plan_replay(
-    bootstrap_servers: str, topic: str, since: datetime | None = None, timeout_s: float = 30.0
+    bootstrap_servers: str,
+    topic: str,
+    since: datetime | None = None,
+    timeout_s: float = 30.0,
+    client_options: Mapping[str, Any] | None = None,
 ) -> ReplayPlan:
     """Start and end offsets of a replay of ``topic``, from the beginning or from ``since``.
 
     With ``since``, a partition starts at the first message whose Kafka timestamp is at or
     after it; a partition without such a message starts (and ends) at its end offset.
     """
-    consumer = _consumer(bootstrap_servers, timeout_s)
+    settings = ReaderSettings(
+        bootstrap_servers, "client-audit-replay-planner", timeout_s=timeout_s,
+        client_options=client_options or {},
+    )
+    try:
+        consumer = open_consumer(settings)
+    except TopicUnavailableError as exc:
+        raise ReplayError(str(exc)) from exc
     try:
         partitions = topic_partitions(consumer, topic, timeout_s)
         ends = consumer.end_offsets(partitions)
@@ -126,6 +102,8 @@ def plan_replay(
             starts = {
                 tp: ends[tp] if found.get(tp) is None else found[tp].offset for tp in partitions
             }
+    except TopicUnavailableError as exc:
+        raise ReplayError(str(exc)) from exc
     except KafkaError as exc:
         raise ReplayError(f"could not read the offsets of {topic!r}: {exc}") from exc
     finally:
@@ -153,44 +131,12 @@ def target_is_empty(database_url: str) -> bool:
         engine.dispose()
 
 
-class _ReportingStore(ProjectionStore):
-    """The projection store, reporting the replay's progress after every committed batch."""
+@dataclass
+class KeptRefusals:
+    """A dead-letter sink that counts and logs refused messages instead of dead-lettering
+    them a second time."""
 
-    def __init__(self, engine: sa.Engine, plan: ReplayPlan, progress: Progress | None) -> None:
-        super().__init__(engine)
-        self._plan = plan
-        self._progress = progress
-        self.done: dict[int, int] = {}
-
-    def apply(
-        self,
-        batch: Sequence[PositionedEvent],
-        next_offsets: Mapping[tuple[str, int], int],
-    ) -> ApplyResult:
-        result = super().apply(batch, next_offsets)
-        for (topic, partition), offset in next_offsets.items():
-            if topic == self._plan.topic:
-                self.done[partition] = max(self.done.get(partition, 0), offset)
-        self.report()
-        return result
-
-    def report(self) -> None:
-        if self._progress is None:
-            return
-        done = total = 0
-        for partition, end in self._plan.end_offsets.items():
-            start = self._plan.start_offsets.get(partition, 0)
-            reached = self.done.get(partition, start)
-            done += max(0, reached - start)
-            total += max(end, reached) - start
-        self._progress(done, total)
-
-
-class _KeptRefusals(DeadLetterWriter):
-    """Counts and logs refused messages instead of dead-lettering them a second time."""
-
-    def __init__(self) -> None:
-        self.refused = 0
+    refused: int = 0
 
     def write(self, messages: Sequence[RefusedMessage]) -> None:
         for message in messages:
@@ -201,11 +147,40 @@ class _KeptRefusals(DeadLetterWriter):
         self.refused += len(messages)
 
     def close(self) -> None:
-        """Nothing to close: no producer was opened."""
+        """Nothing to close: nothing was opened."""
+
+
+@dataclass
+class ProgressReport:
+    """Follows the positions a replay reached and reports them as (done, to do)."""
+
+    plan: ReplayPlan
+    progress: Progress | None
+    done: dict[int, int] = field(default_factory=dict)
+
+    def reached(self, next_offsets: Mapping[tuple[str, int], int]) -> None:
+        for (topic, partition), offset in next_offsets.items():
+            if topic == self.plan.topic:
+                self.done[partition] = max(self.done.get(partition, 0), offset)
+        self.report()
+
+    def after_batch(self, intake: Intake, _result: ApplyResult) -> None:
+        self.reached(intake.next_offsets)
+
+    def report(self) -> None:
+        if self.progress is None:
+            return
+        done = total = 0
+        for partition, end in self.plan.end_offsets.items():
+            start = self.plan.start_offsets.get(partition, 0)
+            reached = self.done.get(partition, start)
+            done += max(0, reached - start)
+            total += max(end, reached) - start
+        self.progress(done, total)
 
 
 class Replay:
-    """One replay of a topic into a database: build it, then :meth:`run` it (once)."""
+    """One replay of a topic into a migrated database: build it, then :meth:`run` it (once)."""
 
     def __init__(
         self,
@@ -216,12 +191,13 @@ class Replay:
         batch_size: int = 5000,
         timeout_s: float = 30.0,
         progress: Progress | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.plan = plan
-        upgrade(database_url)
         self._engine = create_engine_for(database_url)
-        self._store = _ReportingStore(self._engine, plan, progress)
-        self._refusals = _KeptRefusals()
+        self._store = ProjectionStore(self._engine)
+        self._refusals = KeptRefusals()
+        self._progress = ProgressReport(plan, progress)
         config = ProjectorConfig(
             bootstrap_servers=bootstrap_servers,
             topic=plan.topic,
@@ -232,8 +208,13 @@ class Replay:
             until_caught_up=True,
             start_offsets=plan.start_offsets,
             timeout_s=timeout_s,
+            client_id="client-audit-replay",
+            client_options=client_options or {},
         )
-        self.projector = Projector(config, self._store, self._refusals, ProjectorMetrics())
+        self.projector = Projector(
+            config, self._store, self._refusals, ProjectorMetrics(),
+            on_batch=self._progress.after_batch,
+        )
 
     def run(self) -> ReplayOutcome:
         """Replay until the end offsets seen at start (or a stop request); dispose the engine.
@@ -246,8 +227,8 @@ class Replay:
             self._store.apply(
                 [], {(self.plan.topic, p): start for p, start in self.plan.start_offsets.items()}
             )
-            self._store.done.update(self._store.positions(self.plan.topic))
-            self._store.report()
+            stored = self._store.positions(self.plan.topic)
+            self._progress.reached({(self.plan.topic, p): at for p, at in stored.items()})
             report = self.projector.run()
             positions = self._store.positions(self.plan.topic)
         finally:

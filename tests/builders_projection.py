@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from projections.positioned import PositionedEvent
+from projections.model.positioned import PositionedEvent
 from schemas.models import (
     Actor,
     ActorKind,

@@ -2,6 +2,12 @@
 
 Addresses come from KAFKA_BOOTSTRAP_SERVERS / TEST_DATABASE_URL when set; otherwise from
 testcontainers where a Docker engine answers; otherwise the project's own local services.
+Neither is started unless a collected test needs it.
+
+Every test that needs the broker is marked ``kafka`` and every test that needs PostgreSQL
+``postgres``, automatically (see :func:`pytest_collection_modifyitems`), so that
+``pytest -m "not kafka and not postgres and not drill"`` runs all the tests that need no
+server, SQLite ones included.
 """
 
 from __future__ import annotations
@@ -9,11 +15,48 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
 
+from tests.seeding import DATABASE_KINDS
 from tests.services import kafka_bootstrap, postgres_url
+
+SERVICES = {
+    "kafka": ("kafka_bootstrap_servers", "devservices.kafka"),
+    "postgres": ("postgres_test_url", "devservices.postgres"),
+}
+"""Marker -> the session fixture giving that server, and the module that starts it locally."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with the servers it needs: ``kafka``, ``postgres``.
+
+    A test needs a server when the fixture giving it is in the test's fixture closure, or
+    when the test starts the project's local one itself (``devservices.kafka`` and
+    ``devservices.postgres``, as tests/integration/test_devservices.py does). A fixture
+    that reaches a server only through ``request.getfixturevalue`` for some of its
+    parameters marks those parameters itself (``tests.seeding.DATABASE_KINDS``).
+    """
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for marker, (fixture, module) in SERVICES.items():
+            if fixture in fixtures or _refers_to(item, module):
+                item.add_marker(marker)
+
+
+def _refers_to(item: pytest.Item, module_name: str) -> bool:
+    """Whether the test function names the module ``module_name`` (imported as a global)."""
+    function = getattr(item, "function", None)
+    code = getattr(function, "__code__", None)
+    if function is None or code is None:
+        return False
+    names = function.__globals__
+    return any(
+        isinstance(names.get(name), ModuleType) and names[name].__name__ == module_name
+        for name in code.co_names
+    )
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +83,9 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def pg_url(request: pytest.FixtureRequest, unique_name: str) -> Iterator[str]:
+def pg_url(postgres_test_url: str, unique_name: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL schema for this test, as a database URL using it."""
-    base = request.getfixturevalue("postgres_test_url")
+    base = postgres_test_url
     engine = sa.create_engine(base)
     with engine.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{unique_name}"'))
@@ -53,7 +96,7 @@ def pg_url(request: pytest.FixtureRequest, unique_name: str) -> Iterator[str]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DATABASE_KINDS)
 def database_url(request: pytest.FixtureRequest) -> str:
     """An empty database of each kind the service supports: a SQLite file, a PostgreSQL schema."""
     if request.param == "sqlite":

@@ -11,7 +11,7 @@ from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, build
 from client_audit.api.models import AuditEntriesPage
 from client_audit.api.params import CredentialId, From, To, UserId, audit_page_request
-from projections.anomalies import Anomaly
+from projections.model.anomalies import Anomaly
 from projections.queries import (
     AnomalyFilter,
     AuditPageRequest,

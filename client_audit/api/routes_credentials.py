@@ -14,6 +14,7 @@ from client_audit.api.errors import ERROR_RESPONSES, build
 from client_audit.api.models import AuditEntriesPage, CredentialsPage, ErrorBody
 from client_audit.api.params import From, To, UserId, audit_page_request, credential_page_request
 from client_audit.api.routes_audit import EventTypes
+from projections.model.credential import CredentialStatus
 from projections.queries import (
     AuditPageRequest,
     CredentialFilter,
@@ -25,7 +26,6 @@ from projections.queries import (
     list_credentials,
 )
 from projections.queries.values import MAX_TEXT_LENGTH
-from projections.state import CredentialStatus
 
 router = APIRouter(
     prefix="/v1",

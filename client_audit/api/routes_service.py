@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from client_audit.api.database import engine_of
 from client_audit.api.metrics import ApiMetrics
 from client_audit.api.models import Health
-from projections.tables import audit_log
+from projections.db.tables import audit_log
 
 log = logging.getLogger(__name__)
 

@@ -3,39 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, get_type_hints
 
 import click
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.forensics_io import Printed, format_option, non_blank, print_rows, reading
 from client_audit.cli.params import INSTANT
-from projections.as_of import StateAsOf, states_as_of
-from projections.event_history import is_recorded
+from projections.forensics.as_of import StateAsOf, states_as_of
+from projections.forensics.candidates import is_recorded
+from projections.model.credential import CredentialState, CredentialStatus
+
+
+def _as_of_annotations() -> dict[str, Any]:
+    """The instant and the effective status, then every field of a credential's state."""
+    return {"as_of": datetime, "effective_status": CredentialStatus,
+            **get_type_hints(CredentialState)}
 
 
 class CredentialAsOf(Printed):
-    """A credential's state at an instant."""
+    """A credential's state at an instant (the fields of
+    :class:`~projections.model.credential.CredentialState`), with its status in effect then."""
 
-    as_of: datetime
-    credential_id: str
-    user_id: str
-    client_id: str
-    display_name: str | None
-    status: str
-    effective_status: str
-    scoped_roles: list[str]
-    allow_source_cidr: list[str]
-    created_at: datetime | None
-    updated_at: datetime | None
-    last_used_at: datetime | None
-    expires_time: datetime | None
-    deleted_at: datetime | None
-    last_sequence: int
-    last_event_id: str
-    last_event_type: str
-    last_changed_at: datetime
-    seen_source_ips: list[str]
-    anomaly_count: int
+    __annotations__ = _as_of_annotations()
 
 
 COLUMNS = (
@@ -45,28 +35,9 @@ COLUMNS = (
 
 
 def _row(found: StateAsOf) -> CredentialAsOf:
-    state = found.state
-    return CredentialAsOf(
-        as_of=found.instant,
-        credential_id=state.credential_id,
-        user_id=state.user_id,
-        client_id=state.client_id,
-        display_name=state.display_name,
-        status=state.status.value,
-        effective_status=found.effective_status.value,
-        scoped_roles=list(state.scoped_roles),
-        allow_source_cidr=list(state.allow_source_cidr),
-        created_at=state.created_at,
-        updated_at=state.updated_at,
-        last_used_at=state.last_used_at,
-        expires_time=state.expires_time,
-        deleted_at=state.deleted_at,
-        last_sequence=state.last_sequence,
-        last_event_id=str(state.last_event_id),
-        last_event_type=state.last_event_type.value,
-        last_changed_at=state.last_changed_at,
-        seen_source_ips=list(state.seen_source_ips),
-        anomaly_count=state.anomaly_count,
+    return CredentialAsOf.model_validate(
+        {"as_of": found.instant, "effective_status": found.effective_status,
+         **found.state._asdict()}
     )
 
 

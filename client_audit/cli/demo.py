@@ -16,7 +16,7 @@ from client_audit.cli.context import settings_of
 from client_audit.cli.project_wiring import run_projector
 from client_audit.report import AuditReport, build_report
 from client_audit.settings import Settings
-from projections.database import create_engine_for
+from projections.db.engine import create_engine_for
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from client_audit.output import Format, default_format, write_record, write_rows
-from projections.database import create_engine_for
-from projections.migrate import current_revision, head_revision
+from projections.db.engine import create_engine_for
+from projections.db.migrate import current_revision, head_revision
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 

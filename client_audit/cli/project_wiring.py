@@ -15,13 +15,14 @@ from prometheus_client import start_http_server
 from client_audit.cli.kafka_wiring import topic_layout
 from client_audit.settings import Settings
 from consumer.dead_letter import DeadLetterWriter
+from consumer.errors import ConsumerError
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from producer.errors import ProducerError
 from producer.topics import ensure_topics
-from projections.database import create_engine_for
-from projections.migrate import upgrade
-from projections.store import ProjectionStore
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
+from projections.write.store import ProjectionStore
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def run_projector(
             return projector.run()
     except KafkaError as exc:
         raise click.ClickException(f"Kafka error: {exc}") from None
+    except ConsumerError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         dead_letters.close()
         engine.dispose()

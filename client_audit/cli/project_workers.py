@@ -23,7 +23,7 @@ from client_audit import logs
 from client_audit.cli.project_wiring import run_projector
 from client_audit.settings import Settings
 from consumer.projector import ProjectorReport
-from projections.migrate import upgrade
+from projections.db.migrate import upgrade
 
 log = logging.getLogger(__name__)
 

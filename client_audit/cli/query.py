@@ -24,8 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from client_audit.cli.context import settings_of
 from client_audit.cli.params import INSTANT
 from client_audit.output import Format, default_format, write_json, write_record, write_rows
-from projections.anomalies import Anomaly
-from projections.database import create_engine_for
+from projections.db.engine import create_engine_for
+from projections.model.anomalies import Anomaly
+from projections.model.credential import CredentialStatus
 from projections.queries import (
     MAX_LIMIT,
     AnomalyFilter,
@@ -45,7 +46,6 @@ from projections.queries import (
     walk,
 )
 from projections.queries.problems import problems_of
-from projections.state import CredentialStatus
 from schemas.models import DenialReason, EventType, UseOutcome
 
 TABLE_LIMIT = 100

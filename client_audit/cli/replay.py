@@ -33,8 +33,10 @@ from client_audit.cli.forensics_io import (
 from client_audit.cli.params import INSTANT
 from client_audit.cli.project_wiring import stop_on_signals
 from client_audit.settings import Settings
-from consumer.replay import Replay, ReplayError, ReplayOutcome, plan_replay, target_is_empty
-from projections.database import normalised_url
+from consumer.errors import ConsumerError
+from consumer.replay import Replay, ReplayOutcome, plan_replay, target_is_empty
+from projections.db.engine import normalised_url
+from projections.db.migrate import upgrade
 
 
 class ReplaySummary(Printed):
@@ -55,7 +57,7 @@ class ReplaySummary(Printed):
     positions: dict[int, int]
 
 
-_CHATTY = ("consumer.projector", "projections.migrate")
+_CHATTY = ("consumer.projector", "projections.db.migrate")
 
 
 class _Rate(ProgressColumn):
@@ -120,13 +122,14 @@ def run_replay(
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
+            upgrade(url)
             replay = Replay(
                 plan, settings.kafka_bootstrap_servers, url, batch_size=batch_size,
                 timeout_s=settings.delivery_timeout_s, progress=advance,
             )
             with stop_on_signals(replay.projector):
                 return replay.run()
-    except ReplayError as exc:
+    except ConsumerError as exc:
         raise click.ClickException(str(exc)) from None
     except KafkaError as exc:
         raise click.ClickException(f"Kafka error: {exc}") from None

@@ -16,7 +16,7 @@ from client_audit.cli.forensics_io import (
     reading,
 )
 from client_audit.cli.params import INSTANT
-from projections.role_history import RoleInterval, role_history
+from projections.forensics.role_history import RoleInterval, role_history
 
 
 class RoleHolding(Printed):

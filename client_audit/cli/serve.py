@@ -7,7 +7,7 @@ import uvicorn
 
 from client_audit.api import create_app
 from client_audit.cli.context import settings_of
-from projections.database import create_engine_for
+from projections.db.engine import create_engine_for
 
 
 @click.command()

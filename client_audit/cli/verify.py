@@ -25,7 +25,7 @@ from client_audit.cli.forensics_io import (
     shown,
 )
 from client_audit.cli.replay import run_replay
-from projections.compare import Comparison, Difference, compare
+from projections.forensics.compare import Comparison, Difference, compare
 
 
 class DifferenceRow(Printed):

@@ -8,9 +8,9 @@ import click
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.forensics_io import Printed, format_option, print_rows, reading
+from consumer.errors import ConsumerError
 from consumer.log_check import PartitionCheck, check_against_topic
-from consumer.replay import ReplayError
-from projections.chain_verify import PartitionVerdict, verify_chains
+from projections.chain.verify import PartitionVerdict, verify_chains
 
 INTACT = "intact"
 
@@ -97,7 +97,7 @@ def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> N
                     connection, settings.kafka_bootstrap_servers, settings.lifecycle_topic,
                     settings.delivery_timeout_s,
                 )
-            except ReplayError as exc:
+            except ConsumerError as exc:
                 raise click.ClickException(str(exc)) from None
             verdicts += [_kafka_row(check) for check in checks]
     print_rows(verdicts, LogVerdict, output, COLUMNS, title="audit log verification")

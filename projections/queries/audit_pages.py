@@ -6,20 +6,18 @@ decide portably, an exact check in Python); this module turns that into one page
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, RowMapping, bindparam, func, select
+from sqlalchemy import Column, Connection, bindparam, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from projections.db.backends import Keep
+from projections.db.tables import audit_log
 from projections.queries.cursors import AuditCursor
 from projections.queries.filters import Windowed
 from projections.queries.pagination import AuditPageRequest, Page
 from projections.queries.rows import AuditEntry
-from projections.tables import audit_log
-
-Keep = Callable[[RowMapping], bool]
-"""An exact test of a candidate row the SQL conditions selected."""
 
 SCAN_CHUNK = 500
 """Candidate rows read per statement when a Python check filters them further."""

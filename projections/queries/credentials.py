@@ -5,16 +5,18 @@ from __future__ import annotations
 from sqlalchemy import Connection, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from projections.db.backends import Backend, backend_of
+from projections.db.tables import credentials
 from projections.queries.audit_pages import in_window
 from projections.queries.cursors import CredentialCursor
 from projections.queries.filters import CredentialFilter
-from projections.queries.json_arrays import contains_any
 from projections.queries.pagination import CredentialPageRequest, Page
 from projections.queries.rows import CredentialRecord
-from projections.tables import credentials
 
 
-def credential_conditions(query: CredentialFilter, dialect: str) -> list[ColumnElement[bool]]:
+def credential_conditions(
+    query: CredentialFilter, backend: Backend
+) -> list[ColumnElement[bool]]:
     """The SQL conditions of a credential filter."""
     conditions = in_window(credentials.c.created_at, query)
     if query.user_id is not None:
@@ -22,7 +24,7 @@ def credential_conditions(query: CredentialFilter, dialect: str) -> list[ColumnE
     if query.status is not None:
         conditions.append(credentials.c.status == query.status.value)
     if query.role is not None:
-        conditions.append(contains_any(credentials.c.scoped_roles, [query.role], dialect))
+        conditions.append(backend.contains_any(credentials.c.scoped_roles, [query.role]))
     if query.expiring_before is not None:
         conditions.append(credentials.c.expires_time < query.expiring_before)
     if query.unused_since is not None:
@@ -39,7 +41,7 @@ def list_credentials(
     connection: Connection, query: CredentialFilter, page: CredentialPageRequest
 ) -> Page[CredentialRecord]:
     """One page of the credentials matching ``query``, in credential id order."""
-    conditions = credential_conditions(query, connection.dialect.name)
+    conditions = credential_conditions(query, backend_of(connection))
     if page.cursor is not None:
         conditions.append(credentials.c.credential_id > page.cursor.after)
     statement = (

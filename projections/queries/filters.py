@@ -14,9 +14,9 @@ from typing import Self, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from projections.anomalies import Anomaly
+from projections.model.anomalies import Anomaly
+from projections.model.credential import CredentialStatus
 from projections.queries.values import Instant, NetworkText, QueryModel, SearchText
-from projections.state import CredentialStatus
 from schemas.models import DenialReason, EventType, UseOutcome
 
 

@@ -7,14 +7,14 @@ builds one from a SQLAlchemy row of the ``audit_log`` or ``credentials`` table.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self, get_type_hints
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from sqlalchemy import RowMapping
 
-from projections.anomalies import Anomaly
-from projections.state import CredentialStatus
+from projections.model.anomalies import Anomaly
+from projections.model.credential import CredentialState
 from schemas.models import ActorKind, DenialReason, EventType, UseOutcome
 
 
@@ -61,29 +61,28 @@ class AuditEntry(_RowModel):
         return cls.model_validate(values)
 
 
-class CredentialRecord(_RowModel):
-    """A credential's current state, as of its last applied lifecycle event."""
+def _record_annotations() -> dict[str, Any]:
+    """The annotations of every credential field (see :mod:`projections.model.credential`)."""
+    return dict(get_type_hints(CredentialState))
 
-    credential_id: str
-    client_id: str
-    user_id: str
-    display_name: str | None
-    scoped_roles: tuple[str, ...]
-    allow_source_cidr: tuple[str, ...]
-    created_at: datetime | None
-    updated_at: datetime | None
-    last_used_at: datetime | None
-    expires_time: datetime | None
-    deleted_at: datetime | None
-    status: CredentialStatus
-    last_sequence: int
-    last_event_id: str
-    last_event_type: EventType
-    last_changed_at: datetime
-    created_event_id: str | None
-    seen_source_ips: tuple[str, ...]
-    anomaly_count: int
+
+class CredentialRecord(_RowModel):
+    """A credential's current state, as of its last applied lifecycle event.
+
+    Its fields are those of :class:`~projections.model.credential.CredentialState`, with
+    camelCase names.
+    """
+
+    __annotations__ = _record_annotations()
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Self:
         return cls.model_validate(dict(row))
+
+    @classmethod
+    def of(cls, state: CredentialState) -> Self:
+        return cls.model_validate(state._asdict())

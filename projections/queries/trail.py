@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from projections.db.tables import audit_log
 from projections.queries.audit_pages import audit_page, in_window
 from projections.queries.filters import TrailFilter
 from projections.queries.pagination import AuditPageRequest, Page
 from projections.queries.rows import AuditEntry
-from projections.tables import audit_log
 
 
 def trail_conditions(query: TrailFilter) -> list[ColumnElement[bool]]:

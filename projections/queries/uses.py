@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from projections.queries import networks
-from projections.queries.audit_pages import Keep, audit_page, in_window
+from projections.db.backends import Backend, Keep, backend_of
+from projections.db.tables import audit_log
+from projections.queries.audit_pages import audit_page, in_window
 from projections.queries.filters import UsesFilter
 from projections.queries.pagination import AuditPageRequest, Page
 from projections.queries.rows import AuditEntry
-from projections.tables import audit_log
 from schemas.models import EventType
 
 
-def _source_in(network: str, row: RowMapping) -> bool:
-    return networks.contains(network, row["source_ip"])
-
-
 def uses_conditions(
-    query: UsesFilter, dialect: str
+    query: UsesFilter, backend: Backend
 ) -> tuple[list[ColumnElement[bool]], Keep | None]:
     """The SQL conditions of a uses filter, and the exact Python check SQL leaves over."""
     conditions = in_window(audit_log.c.occurred_at, query)
@@ -38,15 +32,12 @@ def uses_conditions(
         )
     keep: Keep | None = None
     if query.network is not None:
-        if dialect == "postgresql":
-            conditions.append(networks.postgresql_condition(audit_log.c.source_ip, query.network))
-        else:
-            conditions.append(networks.text_prefix_condition(audit_log.c.source_ip, query.network))
-            keep = partial(_source_in, query.network)
+        within, keep = backend.address_in_network(audit_log.c.source_ip, query.network)
+        conditions.append(within)
     return conditions, keep
 
 
 def uses(connection: Connection, query: UsesFilter, page: AuditPageRequest) -> Page[AuditEntry]:
     """One page of the uses matching ``query``, in position order."""
-    conditions, keep = uses_conditions(query, connection.dialect.name)
+    conditions, keep = uses_conditions(query, backend_of(connection))
     return audit_page(connection, conditions, page, keep)

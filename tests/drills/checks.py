@@ -18,8 +18,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from consumer.projector import ProjectorReport
 from producer.topics import TopicLayout, ensure_topics
-from projections.database import create_engine_for
-from projections.store import ProjectionStore
+from projections.db.engine import create_engine_for
+from projections.write.store import ProjectionStore
 from tests.drills.projector_process import ProjectorProcess
 from tests.integration.projector_support import Topics, audit_count, project, snapshot
 

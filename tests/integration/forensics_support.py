@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from client_audit.cli.main import cli
-from projections.database import create_engine_for
+from projections.db.engine import create_engine_for
 from tests.integration.projector_support import Topics
 
 

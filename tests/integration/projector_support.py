@@ -17,10 +17,10 @@ from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from producer.publisher import EventPublisher
 from producer.simulate import Simulation, SimulationConfig
 from producer.topics import TopicLayout, ensure_topics
-from projections.database import create_engine_for
-from projections.migrate import upgrade
-from projections.store import ProjectionStore
-from projections.tables import audit_log, credentials
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
+from projections.db.tables import audit_log, credentials
+from projections.write.store import ProjectionStore
 from schemas.models import LifecycleEvent
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from client_audit.api import create_app
-from projections.database import create_engine_for
+from projections.db.engine import create_engine_for
 from projections.queries import AuditCursor, AuditEntry, CredentialCursor, CredentialRecord
 from tests.integration import test_queries as shared
 from tests.integration.test_queries import (
@@ -40,8 +40,8 @@ from tests.integration.test_queries import (
 
 pytestmark = pytest.mark.integration
 
-# The projected hand-written history, shared with the query-function tests.
-history_topic = shared.history_topic
+# The projected hand-written history (seeded without Kafka), shared with the query-function
+# tests.
 history_url = shared.history_url
 history_engine = shared.history_engine
 

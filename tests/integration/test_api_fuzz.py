@@ -22,13 +22,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from client_audit.api import create_app
-from projections.database import create_engine_for
+from projections.db.engine import create_engine_for
 from tests.integration import test_queries as shared
 
 pytestmark = pytest.mark.integration
 
-# The projected hand-written history, shared with the query-function tests.
-history_topic = shared.history_topic
+# The projected hand-written history (seeded without Kafka), shared with the query-function
+# tests.
 history_url = shared.history_url
 history_engine = shared.history_engine
 

@@ -19,9 +19,9 @@ from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector
 from producer.simulate import Simulation, SimulationConfig
 from producer.topics import TopicLayout, ensure_topics
-from projections.database import create_engine_for
-from projections.migrate import upgrade
-from projections.store import ProjectionStore
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
+from projections.write.store import ProjectionStore
 from schemas.codec import EventCodec
 from schemas.registry import default_registry
 from schemas.wire import MARKER

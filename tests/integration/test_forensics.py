@@ -1,6 +1,9 @@
-"""verify, verify-log, as-of and roles on real Kafka, SQLite and PostgreSQL databases.
+"""verify, verify-log, as-of and roles on SQLite and PostgreSQL databases.
 
-Tampering is done directly in SQL, as someone with write access to the database would.
+``verify`` and ``verify-log --against-kafka`` read a real Kafka topic (the ``stream`` and
+``live`` fixtures); the chain-only ``verify-log``, ``as-of`` and ``roles`` read databases
+seeded with ``ProjectionStore.apply`` and need no broker. Tampering is done directly in
+SQL, as someone with write access to the database would.
 """
 
 from __future__ import annotations
@@ -14,17 +17,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from projections import migrate
-from projections.chain import chain_hash
-from projections.database import create_engine_for
-from projections.positioned import PositionedEvent
-from projections.rows import audit_row
-from projections.store import ProjectionStore
-from projections.tables import audit_log
+from projections.chain.hashing import chain_hash
+from projections.db import migrate
+from projections.db.engine import create_engine_for
+from projections.db.rows import audit_row
+from projections.db.tables import audit_log
+from projections.model.positioned import PositionedEvent
+from projections.write.store import ProjectionStore
 from schemas.models import LifecycleEvent
 from tests.builders_projection import TOPIC, History
 from tests.integration.forensics_support import execute, rows_of, run, scalar
 from tests.integration.projector_support import Topics, make_topics, project, publish_simulation
+from tests.seeding import seed
 
 pytestmark = pytest.mark.integration
 
@@ -253,7 +257,6 @@ def at(hour: int, minute: int = 0) -> datetime:
 @pytest.fixture
 def known_history(database_url: str) -> Iterator[str]:
     """Two credentials of alice and one of bob, with role changes, an expiry and a deletion."""
-    migrate.upgrade(database_url)
     a, b, c = (
         History("cred-a", user_id="alice"),
         History("cred-b", user_id="alice"),
@@ -269,12 +272,7 @@ def known_history(database_url: str) -> Iterator[str]:
         c.deleted(at=at(13)),
         b.roles_scoped("admin", at=at(14)),
     ]
-    placed = [PositionedEvent(event, TOPIC, 0, offset) for offset, event in enumerate(events)]
-    engine = create_engine_for(database_url)
-    try:
-        ProjectionStore(engine).apply(placed, {(TOPIC, 0): len(events)})
-    finally:
-        engine.dispose()
+    seed(database_url, events, topic=TOPIC)
     yield database_url
 
 

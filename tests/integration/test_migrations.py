@@ -10,13 +10,13 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from projections import migrate
-from projections.chain_verify import verify_chains
-from projections.database import create_engine_for
-from projections.positioned import PositionedEvent
-from projections.rows import audit_row
-from projections.store import ProjectionStore
-from projections.tables import audit_log, metadata
+from projections.chain.verify import verify_chains
+from projections.db import migrate
+from projections.db.engine import create_engine_for
+from projections.db.rows import audit_row
+from projections.db.tables import audit_log, metadata
+from projections.model.positioned import PositionedEvent
+from projections.write.store import ProjectionStore
 from tests.builders_projection import TOPIC, History, Partition
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from kafka import KafkaAdminClient, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from projections.database import create_engine_for
-from projections.tables import consumer_positions
+from projections.db.engine import create_engine_for
+from projections.db.tables import consumer_positions
 from tests.integration.projector_support import (
     audit_count,
     make_topics,

@@ -14,10 +14,10 @@ from consumer.dead_letter import DeadLetterWriter
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector
 from producer.simulate import Simulation, SimulationConfig
-from projections.anomalies import Anomaly
-from projections.database import create_engine_for
-from projections.migrate import upgrade
-from projections.store import ProjectionStore
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
+from projections.model.anomalies import Anomaly
+from projections.write.store import ProjectionStore
 from schemas.models import DenialReason, LifecycleEvent
 from tests.builders_projection import T0, History
 from tests.integration.projector_support import make_topics, project, publish, snapshot

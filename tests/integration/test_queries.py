@@ -1,8 +1,11 @@
-"""The query functions on a hand-written history, published to Kafka and projected for real.
+"""The query functions on a hand-written history, as the projector writes it.
 
-The history is published once per module to a one-partition topic (so audit positions
-follow publication order), then projected by the real projector into a fresh SQLite file
-and a fresh PostgreSQL schema. Entries are named by (credential, sequence), e.g. ``A4``.
+The history is written once per module into a fresh SQLite file and a fresh PostgreSQL
+schema with ``ProjectionStore.apply``, placed as a one-partition topic holds it (so audit
+positions follow publication order): no Kafka is needed (``tests.seeding``). One test
+publishes the same history to a real one-partition topic, projects it with the real
+projector and checks that it gives exactly those rows. Entries are named by (credential,
+sequence), e.g. ``A4``.
 
 The helpers here (history, fixtures, expected answers) are shared by the CLI and API tests.
 """
@@ -28,10 +31,15 @@ from consumer.dead_letter import DeadLetterWriter
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from producer.publisher import EventPublisher
 from producer.topics import TopicLayout, ensure_topics
-from projections.anomalies import Anomaly
-from projections.database import create_engine_for
-from projections.migrate import upgrade
-from projections.positioned import PositionedEvent
+from projections.db.backends import POSTGRESQL
+from projections.db.backends.sqlite import text_prefix_condition
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
+from projections.db.tables import audit_log
+from projections.model.addresses import network_contains
+from projections.model.anomalies import Anomaly
+from projections.model.credential import CredentialStatus
+from projections.model.positioned import PositionedEvent
 from projections.queries import (
     AnomalyFilter,
     AuditCursor,
@@ -47,14 +55,11 @@ from projections.queries import (
     audit_trail,
     credential_state,
     list_credentials,
-    networks,
     uses,
     walk,
 )
 from projections.queries.cursors import decode_audit_cursor
-from projections.state import CredentialStatus
-from projections.store import ProjectionStore
-from projections.tables import audit_log
+from projections.write.store import ProjectionStore
 from schemas.models import LifecycleEvent
 from tests.builders import (
     T0,
@@ -66,6 +71,7 @@ from tests.builders import (
     build_used,
     history,
 )
+from tests.seeding import DATABASE_KINDS, contents, seed, topic_name
 
 pytestmark = pytest.mark.integration
 
@@ -221,7 +227,7 @@ def names(entries: Sequence[AuditEntry]) -> list[str]:
 
 
 def make_topic(bootstrap: str, partitions: int = 1) -> str:
-    topic = f"t{uuid.uuid4().hex[:10]}.queries"
+    topic = topic_name("queries")
     ensure_topics(bootstrap, TopicLayout(topic, f"{topic}.dlq", partitions), timeout_s=30)
     return topic
 
@@ -270,22 +276,25 @@ def fresh_database(kind: str, request: pytest.FixtureRequest) -> Iterator[str]:
         admin.dispose()
 
 
+def seed_history(database_url: str, topic: str) -> None:
+    """The hand-written history as projected from one partition of ``topic``, in order."""
+    result = seed(database_url, [event for _name, event in hand_written_history()], topic=topic)
+    assert result.applied == len(ALL) and result.duplicates == 0
+
+
 @pytest.fixture(scope="module")
 def history_topic(kafka_bootstrap_servers: str) -> str:
-    """The hand-written history, published once per module."""
+    """The hand-written history, published once per module to a one-partition topic."""
     topic = make_topic(kafka_bootstrap_servers)
     publish(kafka_bootstrap_servers, topic, [event for _name, event in hand_written_history()])
     return topic
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def history_url(
-    request: pytest.FixtureRequest, kafka_bootstrap_servers: str, history_topic: str
-) -> Iterator[str]:
-    """A database of each kind holding the projected hand-written history."""
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
+def history_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of each kind holding the projected hand-written history (no Kafka)."""
     with fresh_database(request.param, request) as url:
-        report = project(kafka_bootstrap_servers, history_topic, url)
-        assert report.applied == len(ALL) and report.dead_lettered == 0
+        seed_history(url, topic_name("queries"))
         yield url
 
 
@@ -300,6 +309,35 @@ def every_entry(
     fetch: Callable[[AuditPageRequest], Page[AuditEntry]], limit: int = 100
 ) -> list[AuditEntry]:
     return list(walk(fetch, AuditPageRequest(limit=limit)))
+
+
+# ---------------------------------------------------------------- the Kafka path
+
+
+@pytest.mark.parametrize("kind", DATABASE_KINDS)
+def test_the_real_projection_of_the_history_is_what_the_query_tests_read(
+    kind: str, request: pytest.FixtureRequest, kafka_bootstrap_servers: str, history_topic: str
+) -> None:
+    """Published to Kafka and projected by the real projector, the history gives exactly the
+    rows (positions, payloads, states, offsets, chain hashes) the other tests seed directly."""
+    with fresh_database(kind, request) as projected, fresh_database(kind, request) as seeded:
+        report = project(kafka_bootstrap_servers, history_topic, projected)
+        assert report.applied == len(ALL) and report.dead_lettered == 0
+        seed_history(seeded, history_topic)
+        assert contents(projected) == contents(seeded)
+        engine = create_engine_for(projected)
+        try:
+            with engine.connect() as connection:
+                entries = every_entry(
+                    lambda page: audit_trail(connection, TrailFilter(), page), limit=5
+                )
+                flagged = every_entry(
+                    lambda page: anomalies(connection, AnomalyFilter(), page), limit=5
+                )
+        finally:
+            engine.dispose()
+    assert names(entries) == ALL
+    assert {names([entry])[0]: list(entry.anomalies) for entry in flagged} == EXPECTED_FLAGS
 
 
 # ---------------------------------------------------------------- the questions
@@ -464,13 +502,10 @@ def _appender(
         time.sleep(0.01)
 
 
-def test_pages_stay_stable_while_events_are_appended(
-    database_url: str, kafka_bootstrap_servers: str
-) -> None:
-    topic = make_topic(kafka_bootstrap_servers, partitions=3)
+def test_pages_stay_stable_while_events_are_appended(database_url: str) -> None:
+    topic = topic_name("queries")
     initial = [event for index in range(30) for event in history(f"bulk-{index:02d}", 100)]
-    publish(kafka_bootstrap_servers, topic, initial)
-    assert project(kafka_bootstrap_servers, topic, database_url).applied == 3000
+    assert seed(database_url, initial, topic=topic, partitions=3).applied == 3000
     later = [event for index in range(30, 40) for event in history(f"bulk-{index:02d}", 100)]
     engine = create_engine_for(database_url)
     started = threading.Event()
@@ -559,12 +594,12 @@ def test_sqlite_prefilter_never_drops_a_match(case: tuple[str, list[str]]) -> No
     with engine.begin() as connection:
         _ADDRESSES.create(connection)
         connection.execute(_ADDRESSES.insert(), [{"source_ip": each} for each in addresses])
-        condition = networks.text_prefix_condition(_ADDRESSES.c.source_ip, network)
+        condition = text_prefix_condition(_ADDRESSES.c.source_ip, network)
         candidates = set(connection.scalars(sa.select(_ADDRESSES.c.source_ip).where(condition)))
     engine.dispose()
     expected = _expected_matches(network, addresses)
     for address in addresses:
-        assert networks.contains(network, address) == (address in expected), (network, address)
+        assert network_contains(network, address) == (address in expected), (network, address)
     assert expected <= candidates, (network, expected - candidates)
 
 
@@ -599,6 +634,7 @@ def test_postgresql_inet_condition_is_exact(
     with postgres_engine.begin() as connection:
         table.create(connection)
         connection.execute(table.insert(), [{"source_ip": each} for each in addresses])
-        condition = networks.postgresql_condition(table.c.source_ip, network)
+        condition, keep = POSTGRESQL.address_in_network(table.c.source_ip, network)
+        assert keep is None
         found = set(connection.scalars(sa.select(table.c.source_ip).where(condition)))
     assert found == _expected_matches(network, addresses)

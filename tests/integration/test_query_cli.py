@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from pydantic import BaseModel
 
 from client_audit.cli.main import cli
-from projections.migrate import upgrade
+from projections.db.migrate import upgrade
 from projections.queries import (
     AuditEntry,
     AuditPageRequest,
@@ -43,8 +43,8 @@ from tests.integration.test_queries import (
 
 pytestmark = pytest.mark.integration
 
-# The projected hand-written history, shared with the query-function tests.
-history_topic = shared.history_topic
+# The projected hand-written history (seeded without Kafka), shared with the query-function
+# tests.
 history_url = shared.history_url
 history_engine = shared.history_engine
 

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from consumer.replay import plan_replay
-from projections.compare import compare
-from projections.database import create_engine_for
-from projections.tables import audit_log
+from projections.db.engine import create_engine_for
+from projections.db.tables import audit_log
+from projections.forensics.compare import compare
 from schemas.models import LifecycleEvent
 from tests.builders_projection import History
 from tests.integration.forensics_support import run
@@ -75,8 +75,10 @@ def event_ids(database_url: str) -> set[str]:
 
 
 @pytest.fixture
-def other_database(database_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database of the other kind than ``database_url``."""
+def other_database(
+    database_url: str, request: pytest.FixtureRequest, tmp_path: Path, postgres_test_url: str
+) -> str:
+    """An empty database of the other kind than ``database_url`` (so PostgreSQL either way)."""
     if database_url.startswith("sqlite"):
         return str(request.getfixturevalue("pg_url"))
     return f"sqlite:///{tmp_path / 'replay.db'}"

@@ -10,18 +10,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from projections import migrate, writes
-from projections.anomalies import Anomaly
-from projections.chain import GENESIS_HASH
-from projections.chain_verify import verify_chains
-from projections.database import create_engine_for
-from projections.fold import fold_all
-from projections.positioned import PositionedEvent
-from projections.rows import event_from_payload, state_from_row
-from projections.sqltypes import NaiveDatetimeError
-from projections.state import CredentialState, CredentialStatus
-from projections.store import InvalidBatchError, ProjectionStore
-from projections.tables import audit_log, consumer_positions, credentials
+from projections.chain.hashing import GENESIS_HASH
+from projections.chain.verify import verify_chains
+from projections.db import migrate
+from projections.db.engine import create_engine_for
+from projections.db.rows import event_from_payload, state_from_row
+from projections.db.sqltypes import NaiveDatetimeError
+from projections.db.tables import audit_log, consumer_positions, credentials
+from projections.model.anomalies import Anomaly
+from projections.model.credential import CredentialState, CredentialStatus
+from projections.model.fold import fold_all
+from projections.model.positioned import PositionedEvent
+from projections.write import writes
+from projections.write.store import InvalidBatchError, ProjectionStore
 from schemas.models import DenialReason, LifecycleEvent
 from tests.builders_projection import TOPIC, History, Partition
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from client_audit.api import create_app
 from client_audit.api.auth import TokenVerifier
-from projections.database import create_engine_for
-from projections.migrate import upgrade
+from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
 
 TOKENS = ["first-token-abc123", "second.token_~+/xyz=="]
 

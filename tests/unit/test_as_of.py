@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from projections.as_of import StateAsOf, state_as_of
-from projections.state import CredentialStatus
+from projections.forensics.as_of import StateAsOf, state_as_of
+from projections.model.credential import CredentialStatus
 from schemas.models import LifecycleEvent
 from tests.builders_projection import History
 

@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
-from projections.chain import GENESIS_HASH, canonical_document, chain_hash, instant_text, link_hash
-from projections.chain_heads import ChainHead
-from projections.chain_walk import ChainProblem, ChainRow, walk_partition
+from projections.chain.hashing import (
+    GENESIS_HASH,
+    canonical_document,
+    chain_hash,
+    instant_text,
+    link_hash,
+)
+from projections.chain.heads import ChainHead
+from projections.chain.walk import ChainProblem, ChainRow, walk_partition
 from schemas.models import (
     Actor,
     ActorKind,

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from projections import migrate
-from projections.compare import Comparison, DifferenceKind, Subject, compare
-from projections.database import create_engine_for
-from projections.positioned import PositionedEvent
-from projections.store import ProjectionStore
-from projections.tables import audit_log, credentials
+from projections.db import migrate
+from projections.db.engine import create_engine_for
+from projections.db.tables import audit_log, credentials
+from projections.forensics.compare import Comparison, DifferenceKind, Subject, compare
+from projections.model.positioned import PositionedEvent
+from projections.write.store import ProjectionStore
 from tests.builders_projection import History, Partition
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.anomalies import Anomaly
-from projections.fold import fold, fold_all, fold_steps
-from projections.state import CredentialState, CredentialStatus
+from projections.model.anomalies import Anomaly
+from projections.model.credential import CredentialState, CredentialStatus
+from projections.model.fold import fold, fold_all, fold_steps
 from schemas.models import DenialReason, EventType, LifecycleEvent
 from tests.builders_projection import T0, History
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from projections.anomalies import Anomaly
-from projections.batch import fold_batch, late_candidates
-from projections.fold import fold_all
-from projections.state import CredentialStatus
+from projections.model.anomalies import Anomaly
+from projections.model.batch import fold_batch, late_candidates
+from projections.model.credential import CredentialStatus
+from projections.model.fold import fold_all
 from tests.builders_projection import History, Partition
 
 

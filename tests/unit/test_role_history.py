@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from projections.role_history import RoleInterval, StatusChange, role_intervals
-from projections.state import CredentialStatus
+from projections.forensics.role_history import RoleInterval, StatusChange, role_intervals
+from projections.model.credential import CredentialStatus
 from schemas.models import EventType, LifecycleEvent
 from tests.builders_projection import History
 

@@ -1,0 +1,1 @@
+"""The storage schema: tables, rows, migrations, engines and the per-backend SQL."""

@@ -1,0 +1,100 @@
+"""The interface every storage backend implements: the SQL that differs between databases."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy import Column, Connection, Engine, RowMapping, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.sql.elements import ColumnElement
+
+RowSink = Callable[[Mapping[str, Any]], None]
+"""Takes one row (a mapping with the columns the sink was opened for)."""
+
+Keep = Callable[[RowMapping], bool]
+"""An exact test of a candidate row that SQL conditions selected (where SQL cannot decide)."""
+
+Upsert = postgresql.Insert | sqlite.Insert
+"""An INSERT that supports ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
+
+
+class UnsupportedDatabaseError(RuntimeError):
+    """The projection store runs on SQLite and PostgreSQL only."""
+
+
+class Backend(ABC):
+    """One database kind: how to connect, and the statements whose SQL differs."""
+
+    name: str
+    """The SQLAlchemy dialect name (``sqlite``, ``postgresql``)."""
+
+    alembic_batch_mode: bool
+    """Whether Alembic must rebuild tables to alter them (SQLite's limited ALTER TABLE)."""
+
+    @abstractmethod
+    def create_engine(self, url: URL) -> Engine:
+        """An engine configured for this backend."""
+
+    @abstractmethod
+    def write_transaction(self, engine: Engine) -> AbstractContextManager[Connection]:
+        """A transaction that will write, committed on success, rolled back on any error."""
+
+    @abstractmethod
+    def lock_migrations(self, connection: Connection) -> None:
+        """Exclude concurrent migrations until the transaction ends."""
+
+    @abstractmethod
+    def read_only(self, connection: Connection) -> AbstractContextManager[Connection]:
+        """The connection, unable to write while the block runs."""
+
+    @abstractmethod
+    def insert(self, table: Table) -> Upsert:
+        """An INSERT into ``table`` that can resolve conflicts."""
+
+    @abstractmethod
+    def one_of(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+        """``column`` is one of ``values``."""
+
+    @abstractmethod
+    def contains_any(self, column: Column[Any], values: Sequence[str]) -> ColumnElement[bool]:
+        """The JSON array in ``column`` holds at least one of ``values`` (strings)."""
+
+    @abstractmethod
+    def address_in_network(
+        self, column: Column[str], network: str
+    ) -> tuple[ColumnElement[bool], Keep | None]:
+        """Addresses (canonical text) in ``network`` (canonical CIDR text), or for an IPv4
+        network their IPv4-mapped IPv6 form: a condition, and an exact check SQL leaves over."""
+
+    @abstractmethod
+    def code_point_order(self, column: Column[Any]) -> ColumnElement[Any]:
+        """``column`` for ORDER BY in Unicode code-point order."""
+
+    @abstractmethod
+    def appender(
+        self, connection: Connection, table: Table, columns: Sequence[str]
+    ) -> AbstractContextManager[RowSink]:
+        """A sink appending rows with ``columns`` to ``table`` in order, in the transaction."""
+
+    @abstractmethod
+    def upsert(
+        self, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Insert ``rows`` (every column) or replace the rows with the same primary key."""
+
+
+def replaced_columns(table: Table, insert: Upsert) -> dict[str, Any]:
+    """Every non-key column of ``table`` set from the conflicting row's proposed values."""
+    return {
+        column.name: insert.excluded[column.name]
+        for column in table.columns
+        if not column.primary_key
+    }
+
+
+def primary_key(table: Table) -> list[Column[Any]]:
+    return list(table.primary_key.columns)

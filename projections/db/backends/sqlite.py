@@ -1,0 +1,185 @@
+"""SQLite, the embedded default: WAL, one writer at a time, JSON1 and text-prefix addresses.
+
+Everything SQLite-specific the projections do is here: the connection pragmas, write
+transactions begun ``IMMEDIATE``, ``query_only`` reads, ``json_each`` membership and the
+text-prefix prefilter for address searches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    Table,
+    create_engine,
+    event,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
+
+from projections.db.backends.base import Backend, Keep, RowSink, Upsert, replaced_columns
+from projections.model.addresses import network_contains, parse_network, spellings
+
+BUSY_TIMEOUT_MS = 30_000
+
+_BEGIN_OPTION = "client_audit_sqlite_begin"
+
+
+class SqliteBackend(Backend):
+    name = "sqlite"
+    alembic_batch_mode = True
+
+    def create_engine(self, url: URL) -> Engine:
+        """WAL journal (readers do not block the writer), ``synchronous=NORMAL`` (safe with
+        WAL: a power loss can only lose the newest commits, and the consumer positions are
+        in the same commits), foreign keys on, a busy timeout, and transactions begun by
+        SQLAlchemy rather than by the sqlite3 module, so that :meth:`write_transaction` can
+        take the write lock up front."""
+        engine = create_engine(url, json_deserializer=orjson.loads)
+        event.listen(engine, "connect", _configure_connection)
+        event.listen(engine, "begin", _begin_transaction)
+        return engine
+
+    @contextlib.contextmanager
+    def write_transaction(self, engine: Engine) -> Iterator[Connection]:
+        """Begun ``IMMEDIATE``: it waits (up to the busy timeout) for another writer instead
+        of failing when it first writes after reading."""
+        with engine.connect() as connection:
+            connection.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+            with connection.begin():
+                yield connection
+
+    def lock_migrations(self, connection: Connection) -> None:
+        """Nothing to take: the IMMEDIATE write transaction already excludes other writers."""
+
+    @contextlib.contextmanager
+    def read_only(self, connection: Connection) -> Iterator[Connection]:
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+        try:
+            yield connection
+        finally:
+            _writable_again(connection)
+
+    def insert(self, table: Table) -> Upsert:
+        return sqlite.insert(table)
+
+    def one_of(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+        return column.in_(list(values))
+
+    def contains_any(self, column: Column[Any], values: Sequence[str]) -> ColumnElement[bool]:
+        """``json_each`` over the array."""
+        element = func.json_each(column).table_valued("value").alias("element")
+        member = element.c.value.in_(list(values))
+        matching: Select[Any] = select(literal_column("1")).select_from(element).where(member)
+        return exists(matching)
+
+    def address_in_network(
+        self, column: Column[str], network: str
+    ) -> tuple[ColumnElement[bool], Keep | None]:
+        """A text-prefix condition selecting a superset of the matches (SQLite has no
+        address type), and the exact check of each candidate."""
+        return text_prefix_condition(column, network), partial(_row_in, network, column.name)
+
+    def code_point_order(self, column: Column[Any]) -> ColumnElement[Any]:
+        """SQLite's default BINARY collation compares UTF-8 bytes: code-point order."""
+        return column
+
+    @contextlib.contextmanager
+    def appender(
+        self, connection: Connection, table: Table, columns: Sequence[str]
+    ) -> Iterator[RowSink]:
+        """Rows gathered, then inserted with one prepared statement when the block ends."""
+        rows: list[Mapping[str, Any]] = []
+        yield rows.append
+        if rows:
+            connection.execute(table.insert(), rows)
+
+    def upsert(
+        self, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        if not rows:
+            return
+        insert = sqlite.insert(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns), set_=replaced_columns(table, insert)
+        )
+        connection.execute(statement, list(rows))
+
+
+def text_prefix_condition(column: Column[str], network: str) -> ColumnElement[bool]:
+    """A superset of the canonical addresses in ``network``, by text prefix.
+
+    Only whole leading octets (IPv4) or whole, non-zero leading groups (IPv6, whose
+    canonical form may compress zero groups) are used: they always appear verbatim.
+    """
+    parsed = parse_network(network)
+    if parsed.num_addresses == 1:
+        return column.in_(spellings(parsed.network_address))
+    if isinstance(parsed, ipaddress.IPv4Network):
+        octets = str(parsed.network_address).split(".")[: parsed.prefixlen // 8]
+        plain = _prefix_like(column, ".".join(octets) + "." if octets else "")
+        return or_(plain, column.like("::ffff:%"))
+    groups = parsed.network_address.exploded.split(":")[: parsed.prefixlen // 16]
+    leading: list[str] = []
+    for group in groups:
+        if int(group, 16) == 0:
+            break
+        leading.append(format(int(group, 16), "x"))
+    return _prefix_like(column, ":".join(leading) + ":" if leading else "")
+
+
+def _prefix_like(column: Column[str], prefix: str) -> ColumnElement[bool]:
+    if not prefix:
+        return column.is_not(None)
+    return column.like(prefix + "%")
+
+
+def _row_in(network: str, name: str, row: RowMapping) -> bool:
+    return network_contains(network, row[name])
+
+
+def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _begin_transaction(connection: Connection) -> None:
+    begin = connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN")
+    connection.exec_driver_sql(begin)
+
+
+def _writable_again(connection: Connection) -> None:
+    """Lift ``query_only`` before the pooled connection goes back (or discard it)."""
+    try:
+        connection.rollback()
+        connection.exec_driver_sql("PRAGMA query_only = OFF")
+        connection.rollback()
+    except SQLAlchemyError:
+        connection.invalidate()
+
+
+SQLITE = SqliteBackend()

@@ -1,0 +1,151 @@
+"""The projection tables: current state per credential, the audit log, consumer positions.
+
+One MetaData; portable between SQLite (embedded default) and PostgreSQL (production). The
+schema itself is created by the Alembic migrations in ``projections/db/migrations``; these
+definitions are what the code reads and writes, and a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeEngine
+
+from projections.db.sqltypes import UtcDateTime, big_serial, json_document
+from projections.model.credential import CREDENTIAL_FIELDS, CredentialStatus, FieldShape
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+def _credential_column(shape: FieldShape) -> Column[Any]:
+    """The credentials column of one state field: its name, a type for its values."""
+    kind: TypeEngine[Any]
+    if shape.is_set:
+        kind = json_document()
+    elif shape.value_type is datetime:
+        kind = UtcDateTime()
+    elif shape.value_type is uuid.UUID:
+        kind = String(36)
+    elif issubclass(shape.value_type, Enum):
+        kind = String(16)
+    elif shape.value_type is int:
+        kind = Integer() if shape.bits is not None and shape.bits <= 32 else BigInteger()
+    elif shape.value_type is str:
+        kind = Text()
+    else:
+        raise TypeError(f"no column type for field {shape.name}: {shape.value_type!r}")
+    return Column(
+        shape.name,
+        kind,
+        primary_key=shape.name == "credential_id",
+        nullable=shape.optional,
+    )
+
+
+credentials = Table(
+    "credentials",
+    metadata,
+    *(_credential_column(shape) for shape in CREDENTIAL_FIELDS),
+    CheckConstraint(
+        "status IN ({})".format(", ".join(f"'{status.value}'" for status in CredentialStatus)),
+        name="status",
+    ),
+    Index("ix_credentials_user_id", "user_id"),
+    Index("ix_credentials_status", "status"),
+    Index("ix_credentials_expires_time", "expires_time"),
+)
+"""Current state of every credential, as of its last applied lifecycle event: one column
+per field of :class:`~projections.model.credential.CredentialState`, same name and order."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("position", big_serial(), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(16), nullable=False),
+    Column("credential_id", Text, nullable=False),
+    Column("client_id", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("actor_id", Text, nullable=False),
+    Column("correlation_id", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("source_ip", Text, nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("denial_reason", String(32), nullable=True),
+    Column("payload", json_document(), nullable=False),
+    Column("anomalies", json_document(), nullable=False),
+    Column("is_anomaly", Boolean, nullable=False),
+    Column("kafka_topic", Text, nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("projected_at", UtcDateTime, nullable=False),
+    Column("previous_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    UniqueConstraint("event_id", name="uq_audit_log_event_id"),
+    UniqueConstraint(
+        "kafka_topic", "kafka_partition", "kafka_offset", name="uq_audit_log_kafka_position"
+    ),
+    Index("ix_audit_log_credential_occurred", "credential_id", "occurred_at"),
+    Index("ix_audit_log_user_occurred", "user_id", "occurred_at"),
+    Index("ix_audit_log_event_type_occurred", "event_type", "occurred_at"),
+    Index("ix_audit_log_source_ip_occurred", "source_ip", "occurred_at"),
+    Index("ix_audit_log_actor_occurred", "actor_id", "occurred_at"),
+    Index("ix_audit_log_anomaly_occurred", "is_anomaly", "occurred_at"),
+    Index("ix_audit_log_credential_sequence", "credential_id", "sequence"),
+)
+"""One row per lifecycle event, append-only, in ``position`` order (the pagination cursor).
+
+``payload`` is the whole event as JSON (Avro field names), from which the event is rebuilt;
+``anomalies`` lists the :class:`projections.model.anomalies.Anomaly` names flagged on it.
+``chain_hash`` links the row to ``previous_hash``, the chain hash of the row before it in the
+same Kafka partition (offset order); :mod:`projections.chain.hashing` defines the hash exactly.
+"""
+
+consumer_positions = Table(
+    "consumer_positions",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""The next Kafka offset to read per topic partition, written with the rows it produced."""
+
+audit_chain_heads = Table(
+    "audit_chain_heads",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("last_offset", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("length", BigInteger, nullable=False),
+)
+"""The end of each partition's audit chain: the offset and chain hash of its last row, and
+how many rows the chain holds. Written with the rows that extend it."""

@@ -1,0 +1,1 @@
+"""Forensics over the recorded events: state as of an instant, role history, comparison."""

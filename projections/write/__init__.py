@@ -1,0 +1,1 @@
+"""The write path: applying batches of positioned events to the projection store."""

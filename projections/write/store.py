@@ -1,0 +1,202 @@
+"""The projection store: applies batches of positioned events in one transaction each."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine
+
+from projections.chain import heads as chain_heads
+from projections.chain.hashing import chain_hash
+from projections.chain.heads import ChainHead
+from projections.db.backends import RowSink
+from projections.db.engine import write_transaction
+from projections.db.history import histories
+from projections.db.rows import audit_row
+from projections.model.anomalies import Anomaly
+from projections.model.batch import fold_batch, late_candidates
+from projections.model.credential import CredentialState
+from projections.model.positioned import PartitionKey, PositionedEvent
+from projections.write import lookups, writes
+from schemas.models import LifecycleEvent
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What one :meth:`ProjectionStore.apply` did."""
+
+    applied: int
+    """New events recorded in the audit log and folded into the state."""
+    duplicates: int
+    """Events skipped because their event id was already recorded (or earlier in the batch)."""
+    anomalies: Mapping[Anomaly, int] = field(default_factory=dict)
+    """How many recorded events carry each flag."""
+
+
+class InvalidBatchError(ValueError):
+    """A batch whose positions do not agree with the next offsets given to store."""
+
+
+class ProjectionStore:
+    """Current state, audit log and consumer positions in one SQL database.
+
+    Each :meth:`apply` is one transaction: audit entries, credential states, consumer
+    positions and audit chain heads are committed together or not at all, so a consumer
+    that resumes from :meth:`positions` neither loses nor repeats an effect. Re-delivered
+    events (same event id) are skipped. Every new audit entry is hash-chained to the one
+    before it in its Kafka partition (:mod:`projections.chain.hashing`).
+    """
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def positions(self, topic: str) -> dict[int, int]:
+        """Partition -> next offset to read, for the partitions of ``topic`` seen so far."""
+        with self._engine.connect() as connection:
+            return lookups.next_offsets(connection, topic)
+
+    def state_of(self, credential_id: str) -> CredentialState | None:
+        """The stored current state of one credential."""
+        with self._engine.connect() as connection:
+            return lookups.credential_states(connection, [credential_id]).get(credential_id)
+
+    def apply(
+        self,
+        batch: Sequence[PositionedEvent],
+        next_offsets: Mapping[tuple[str, int], int],
+    ) -> ApplyResult:
+        """Record and fold ``batch`` (in order), and store ``next_offsets``, in one transaction.
+
+        ``next_offsets`` maps (topic, partition) to the next offset to read: the offset after
+        the last message of the partition the caller handled, dead-lettered ones included.
+        Every partition in the batch must be there, past its events. Each partition's chain
+        head is read (and locked) once; its new entries are chained after it in offset
+        order. On any error the transaction is rolled back and the error propagates;
+        applying again is safe.
+        """
+        _check_offsets(batch, next_offsets)
+        projected_at = self._clock()
+        with write_transaction(self._engine) as connection:
+            candidates = _unique(batch)
+            recorded = lookups.recorded_event_ids(connection, candidates)
+            fresh = [positioned for key, positioned in candidates.items() if key not in recorded]
+            states = lookups.credential_states(
+                connection, {positioned.event.credential_id for positioned in fresh}, lock=True
+            )
+            late = late_candidates(
+                fresh, {key: state.last_sequence for key, state in states.items()}
+            )
+            taken = lookups.taken_sequences(connection, late) if late else set()
+            refold = {credential_id for credential_id, sequence in late - taken}
+            recorded_histories = _histories(connection, refold)
+            outcome = fold_batch(fresh, states, taken, recorded_histories)
+            heads = chain_heads.locked_heads(
+                connection, {(item.topic, item.partition) for item in fresh}
+            )
+            with writes.audit_appender(connection) as append:
+                moved = _append_chained(outcome.entries, heads, projected_at, append)
+            writes.upsert_states(connection, list(outcome.states.values()))
+            writes.upsert_positions(connection, next_offsets, projected_at)
+            chain_heads.store_heads(connection, moved)
+        counts = Counter(flag for _positioned, flags in outcome.entries for flag in flags)
+        result = ApplyResult(len(fresh), len(batch) - len(fresh), dict(counts))
+        log.debug(
+            "applied %d events (%d duplicates skipped, %d refolded credentials)",
+            result.applied,
+            result.duplicates,
+            len(refold),
+        )
+        return result
+
+
+def _histories(
+    connection: Connection, credential_ids: set[str]
+) -> dict[str, list[LifecycleEvent]]:
+    """The recorded events of every credential to refold (an empty list when none)."""
+    found: dict[str, list[LifecycleEvent]] = {credential_id: [] for credential_id in credential_ids}
+    if credential_ids:
+        found.update(histories(connection, credential_ids))
+    return found
+
+
+def _append_chained(
+    entries: Sequence[tuple[PositionedEvent, tuple[Anomaly, ...]]],
+    heads: Mapping[PartitionKey, ChainHead],
+    projected_at: datetime,
+    append: RowSink,
+) -> dict[PartitionKey, ChainHead]:
+    """Append the audit row of every entry, each partition's rows hash-chained in offset
+    order after its head; return the moved heads.
+
+    Rows go out in batch order, which is offset order within each partition for anything
+    read from Kafka; a batch that is not is written partition by partition in offset order.
+    """
+    if not _offsets_ascend(entry[0] for entry in entries):
+        entries = sorted(
+            entries, key=lambda entry: (entry[0].topic, entry[0].partition, entry[0].offset)
+        )
+    previous = {key: head.chain_hash for key, head in heads.items()}
+    last_offsets: dict[PartitionKey, int] = {}
+    counts: Counter[PartitionKey] = Counter()
+    for positioned, flags in entries:
+        key = (positioned.topic, positioned.partition)
+        row = audit_row(positioned, flags, projected_at)
+        row["previous_hash"] = previous[key]
+        row["chain_hash"] = previous[key] = chain_hash(
+            previous[key],
+            positioned.event,
+            positioned.topic,
+            positioned.partition,
+            positioned.offset,
+        )
+        append(row)
+        last_offsets[key] = positioned.offset
+        counts[key] += 1
+    return {
+        key: ChainHead(last_offsets[key], previous[key], heads[key].length + count)
+        for key, count in counts.items()
+    }
+
+
+def _offsets_ascend(batch: Iterable[PositionedEvent]) -> bool:
+    last: dict[PartitionKey, int] = {}
+    for positioned in batch:
+        key = (positioned.topic, positioned.partition)
+        if positioned.offset <= last.get(key, -1):
+            return False
+        last[key] = positioned.offset
+    return True
+
+
+def _unique(batch: Sequence[PositionedEvent]) -> dict[str, PositionedEvent]:
+    """The batch by event id, first occurrence of each id, in batch order."""
+    unique: dict[str, PositionedEvent] = {}
+    for positioned in batch:
+        unique.setdefault(str(positioned.event.event_id), positioned)
+    return unique
+
+
+def _check_offsets(
+    batch: Sequence[PositionedEvent], next_offsets: Mapping[tuple[str, int], int]
+) -> None:
+    for positioned in batch:
+        key = (positioned.topic, positioned.partition)
+        given = next_offsets.get(key)
+        if given is None or given <= positioned.offset:
+            raise InvalidBatchError(
+                f"event at {positioned.topic}[{positioned.partition}]@{positioned.offset} "
+                f"needs a next offset above {positioned.offset}, got {given}"
+            )

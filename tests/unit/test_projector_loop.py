@@ -1,0 +1,355 @@
+"""The projector loop with in-process stand-ins for its parameters.
+
+The consumer factory hands the loop a consumer that serves records from lists; the store
+and the dead-letter sink record what they are given and fail on cue. What the loop must
+do with them: dead letters kept before their batch is applied, positions stored with the
+batch, the informational Kafka commit only after it, retries that commit nothing, rewinds
+on stop, and the observer told of every committed batch. The same behaviour on the real
+broker and databases is in tests/integration (test_projector.py, test_dead_letters.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from kafka import TopicPartition
+from sqlalchemy.exc import OperationalError
+
+from consumer.errors import DeadLetterError
+from consumer.intake import Intake, RefusedMessage
+from consumer.projector import Projector, ProjectorConfig
+from consumer.reading import ReaderSettings
+from projections.model.positioned import PositionedEvent
+from projections.write.store import ApplyResult
+from schemas.codec import EventCodec
+from tests.builders_projection import History
+
+TOPIC = "lifecycle"
+CODEC = EventCodec()
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+class ListConsumer:
+    """Serves each partition's records from a list, from the position it was sought to."""
+
+    def __init__(self, records: Mapping[int, Sequence[Record]], journal: list[str]) -> None:
+        self.records = {partition: list(found) for partition, found in records.items()}
+        self.journal = journal
+        self.positions: dict[int, int] = {}
+        self.assigned: list[TopicPartition] = []
+        self.commits: list[dict[int, int]] = []
+        self.closed_with: bool | None = None
+        self.listener: Any = None
+
+    def topics(self) -> set[str]:
+        return {TOPIC}
+
+    def partitions_for_topic(self, topic: str) -> set[int] | None:
+        return set(self.records) if topic == TOPIC else None
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = list(partitions)
+
+    def subscribe(self, topics: list[str], listener: Any = None) -> None:
+        self.listener = listener
+        self.assign([TopicPartition(TOPIC, partition) for partition in sorted(self.records)])
+        listener.on_partitions_assigned(self.assigned)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.assigned)
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.journal.append(f"seek {partition.partition}@{offset}")
+        self.positions[partition.partition] = offset
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        for partition in partitions:
+            self.seek(partition, 0)
+
+    def position(self, partition: TopicPartition) -> int:
+        return self.positions.get(partition.partition, 0)
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Any]]:
+        polled: dict[Any, list[Any]] = {}
+        room = max_records or 500
+        for tp in self.assigned:
+            start = self.positions.get(tp.partition, 0)
+            taken = self.records[tp.partition][start : start + room]
+            if taken:
+                polled[tp] = taken
+                self.positions[tp.partition] = start + len(taken)
+                room -= len(taken)
+        return polled
+
+    def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: len(self.records[tp.partition]) for tp in partitions}
+
+    def beginning_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: 0 for tp in partitions}
+
+    def offsets_for_times(self, timestamps: dict[TopicPartition, int]) -> dict[Any, Any]:
+        return {}
+
+    def highwater(self, partition: TopicPartition) -> int | None:
+        return len(self.records[partition.partition])
+
+    def commit(self, offsets: Any = None) -> None:
+        self.journal.append("kafka commit")
+        self.commits.append({tp.partition: meta.offset for tp, meta in offsets.items()})
+
+    def close(self, autocommit: bool = True) -> None:
+        self.closed_with = autocommit
+
+
+class RecordingStore:
+    """Keeps positions in memory; raises a database error on the calls it is told to."""
+
+    def __init__(self, journal: list[str], fail_applies: int = 0, positions: Any = None) -> None:
+        self.journal = journal
+        self.fail_applies = fail_applies
+        self.stored: dict[int, int] = dict(positions or {})
+        self.batches: list[tuple[list[PositionedEvent], dict[tuple[str, int], int]]] = []
+
+    def apply(
+        self, batch: Sequence[PositionedEvent], next_offsets: Mapping[tuple[str, int], int]
+    ) -> ApplyResult:
+        self.journal.append(f"apply {len(batch)}")
+        self.batches.append((list(batch), dict(next_offsets)))
+        if self.fail_applies:
+            self.fail_applies -= 1
+            raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
+        for (_topic, partition), offset in next_offsets.items():
+            self.stored[partition] = max(self.stored.get(partition, 0), offset)
+        return ApplyResult(len(batch), 0)
+
+    def positions(self, topic: str) -> dict[int, int]:
+        return dict(self.stored)
+
+
+class RecordingSink:
+    def __init__(self, journal: list[str], fail_writes: int = 0) -> None:
+        self.journal = journal
+        self.fail_writes = fail_writes
+        self.written: list[list[RefusedMessage]] = []
+
+    def write(self, messages: Sequence[RefusedMessage]) -> None:
+        self.journal.append(f"dead-letter {len(messages)}")
+        if self.fail_writes:
+            self.fail_writes -= 1
+            raise DeadLetterError("broker went away")
+        self.written.append(list(messages))
+
+    def close(self) -> None:
+        self.journal.append("sink closed")
+
+
+def valid_records(partition: int, count: int, credential: str) -> list[Record]:
+    history = History(credential)
+    events = [history.created(), *(history.used() for _ in range(count - 1))]
+    return [
+        Record(TOPIC, partition, offset, credential.encode(), CODEC.encode(event))
+        for offset, event in enumerate(events)
+    ]
+
+
+def garbage(partition: int, offset: int) -> Record:
+    return Record(TOPIC, partition, offset, b"k", b"not avro")
+
+
+def config(**changes: Any) -> ProjectorConfig:
+    values: dict[str, Any] = {
+        "bootstrap_servers": "stand-in:9092", "topic": TOPIC, "dead_letter_topic": "dlq",
+        "group_id": None, "batch_size": 100, "poll_timeout_ms": 0, "until_caught_up": True,
+        "retry_initial_s": 0.001,
+    }
+    return ProjectorConfig(**(values | changes))
+
+
+@dataclass
+class Rig:
+    consumer: ListConsumer
+    store: RecordingStore
+    sink: RecordingSink
+    journal: list[str]
+    settings: list[ReaderSettings] = field(default_factory=list)
+    observed: list[tuple[Intake, ApplyResult]] = field(default_factory=list)
+
+    def projector(self, **changes: Any) -> Projector:
+        def factory(settings: ReaderSettings) -> ListConsumer:
+            self.settings.append(settings)
+            return self.consumer
+
+        def observe(intake: Intake, result: ApplyResult) -> None:
+            self.journal.append("observed")
+            self.observed.append((intake, result))
+
+        return Projector(
+            config(**changes), self.store, self.sink, on_batch=observe,
+            consumer_factory=factory,
+        )
+
+
+def rig(records: Mapping[int, Sequence[Record]], **store_options: Any) -> Rig:
+    journal: list[str] = []
+    return Rig(
+        ListConsumer(records, journal),
+        RecordingStore(journal, **store_options),
+        RecordingSink(journal),
+        journal,
+    )
+
+
+def test_dead_letters_are_kept_before_the_batch_is_applied_and_kafka_commits_after() -> None:
+    records = valid_records(0, 3, "cred-a")
+    records.insert(1, garbage(0, 1))
+    records = [Record(TOPIC, 0, offset, r.key, r.value) for offset, r in enumerate(records)]
+    setup = rig({0: records})
+    report = setup.projector(group_id="group-1").run()
+
+    kept = setup.journal.index("dead-letter 1")
+    applied = setup.journal.index("apply 3")
+    committed = setup.journal.index("kafka commit")
+    assert kept < applied < committed < setup.journal.index("observed")
+    assert [m.offset for m in setup.sink.written[0]] == [1]
+    assert "shorter than the 10-byte header" in setup.sink.written[0][0].reason
+    batch, next_offsets = setup.store.batches[0]
+    assert [p.offset for p in batch] == [0, 2, 3]
+    assert next_offsets == {(TOPIC, 0): 4}
+    assert setup.consumer.commits == [{0: 4}]
+    assert (report.applied, report.dead_lettered, report.batches) == (3, 1, 1)
+
+
+def test_reader_settings_come_from_the_config() -> None:
+    setup = rig({0: valid_records(0, 1, "cred-a")})
+    setup.projector(group_id="g", instance_id="i-1", batch_size=7, timeout_s=3.0,
+                    client_options={"security_protocol": "SASL_PLAINTEXT"}).run()
+    (settings,) = setup.settings
+    assert (settings.group_id, settings.instance_id, settings.max_poll_records) == ("g", "i-1", 7)
+    assert settings.timeout_s == 3.0
+    assert settings.client_options == {"security_protocol": "SASL_PLAINTEXT"}
+
+
+def test_partitions_start_at_stored_positions_else_start_offsets_else_the_beginning() -> None:
+    setup = rig(
+        {p: valid_records(p, 4, f"cred-{p}") for p in (0, 1, 2)}, positions={0: 3}
+    )
+    setup.projector(start_offsets={1: 2}).run()
+    assert setup.journal[:3] == ["seek 0@3", "seek 1@2", "seek 2@0"]
+    applied = sorted(p.offset for batch, _ in setup.store.batches for p in batch
+                     if p.partition in (0, 1))
+    assert applied == [2, 3, 3]
+
+
+def test_group_members_seek_to_stored_positions_when_partitions_are_assigned() -> None:
+    setup = rig({0: valid_records(0, 5, "cred-a")}, positions={0: 4})
+    setup.projector(group_id="group-1").run()
+    assert setup.consumer.listener is not None
+    assert setup.journal[0] == "seek 0@4"
+    assert [p.offset for p in setup.store.batches[0][0]] == [4]
+
+
+def test_until_caught_up_stops_once_the_stored_positions_reach_the_end() -> None:
+    setup = rig({0: valid_records(0, 250, "cred-a")})
+    report = setup.projector(batch_size=100).run()
+    assert [len(batch) for batch, _ in setup.store.batches] == [100, 100, 50]
+    assert setup.store.stored == {0: 250}
+    assert report.applied == 250
+    assert setup.consumer.closed_with is False
+
+
+def test_a_stop_request_finishes_the_current_batch_and_leaves() -> None:
+    setup = rig({0: valid_records(0, 300, "cred-a")})
+    projector = setup.projector(batch_size=100, until_caught_up=False)
+    original = setup.store.apply
+
+    def apply_then_stop(batch: Any, next_offsets: Any) -> ApplyResult:
+        projector.stop()
+        return original(batch, next_offsets)
+
+    setup.store.apply = apply_then_stop  # type: ignore[method-assign]
+    report = projector.run()
+    assert report.batches == 1
+    assert setup.store.stored == {0: 100}
+    assert setup.consumer.closed_with is False
+
+
+def test_a_failing_dead_letter_write_is_retried_and_nothing_is_applied_meanwhile() -> None:
+    records = [garbage(0, 0), *valid_records(0, 2, "cred-a")]
+    records = [Record(TOPIC, 0, offset, r.key, r.value) for offset, r in enumerate(records)]
+    setup = rig({0: records})
+    setup.sink.fail_writes = 2
+    setup.projector().run()
+    assert setup.journal[1:5] == ["dead-letter 1", "dead-letter 1", "dead-letter 1", "apply 2"]
+    assert len(setup.sink.written) == 1
+    assert len(setup.store.batches) == 1
+
+
+def test_a_store_error_is_retried_and_kafka_hears_only_of_the_commit() -> None:
+    setup = rig({0: valid_records(0, 3, "cred-a")}, fail_applies=2)
+    setup.projector(group_id="group-1").run()
+    assert setup.journal.count("apply 3") == 3
+    assert setup.journal.count("kafka commit") == 1
+    assert setup.journal.index("kafka commit") > max(
+        index for index, entry in enumerate(setup.journal) if entry == "apply 3"
+    )
+    first, second, third = setup.store.batches
+    assert first == second == third
+    assert setup.store.stored == {0: 3}
+
+
+def test_stopping_during_a_store_outage_rewinds_the_batch_and_commits_nothing() -> None:
+    setup = rig({0: valid_records(0, 3, "cred-a")}, fail_applies=10**9)
+    projector = setup.projector(group_id="group-1", until_caught_up=False, retry_initial_s=0.01)
+    stopper = threading.Timer(0.2, projector.stop)
+    stopper.start()
+    try:
+        report = projector.run()
+    finally:
+        stopper.cancel()
+    assert report.batches == 0
+    assert setup.consumer.commits == []
+    assert setup.store.stored == {}
+    assert setup.journal[-1] == "seek 0@0"
+    assert setup.consumer.positions[0] == 0
+
+
+def test_the_observer_hears_of_every_committed_batch_with_its_intake() -> None:
+    setup = rig({0: valid_records(0, 3, "cred-a"), 1: [garbage(1, 0)]}, fail_applies=1)
+    setup.projector(batch_size=2).run()
+    intakes = [intake for intake, _result in setup.observed]
+    assert sum(len(intake.events) for intake in intakes) == 3
+    assert sum(len(intake.refused) for intake in intakes) == 1
+    assert [result.applied for _intake, result in setup.observed] == [
+        len(intake.events) for intake in intakes
+    ]
+    assert len(setup.observed) == len(setup.store.batches) - 1
+
+
+def test_a_batch_of_refused_messages_only_still_moves_the_positions() -> None:
+    setup = rig({0: [garbage(0, 0), garbage(0, 1)]})
+    report = setup.projector().run()
+    assert setup.store.batches == [([], {(TOPIC, 0): 2})]
+    assert report.dead_lettered == 2
+    assert setup.store.stored == {0: 2}
+
+
+@pytest.mark.parametrize("key", [None, b"cred-b"])
+def test_a_key_that_is_not_the_credential_id_is_refused(key: bytes | None) -> None:
+    (record,) = valid_records(0, 1, "cred-a")
+    setup = rig({0: [Record(TOPIC, 0, 0, key, record.value)]})
+    setup.projector().run()
+    (refused,) = setup.sink.written[0]
+    assert "differs from envelope.credentialId" in refused.reason
