@@ -7,6 +7,7 @@ import io
 from fastavro import schemaless_reader, schemaless_writer
 
 from schemas.errors import DecodeError, EncodeError, InvalidEventError
+from schemas.limits import EVENT_MAX_BYTES
 from schemas.models import EVENT_CLASSES_BY_SCHEMA, LifecycleEvent
 from schemas.registry import SchemaRegistry, SchemaVersion, default_registry
 from schemas.wire import FINGERPRINT_SIZE, HEADER_SIZE, MARKER
@@ -30,10 +31,20 @@ class EventCodec:
             schemaless_writer(buffer, writer.schema, event.to_record())
         except (ValueError, TypeError, OverflowError) as exc:
             raise EncodeError(f"cannot encode {writer.name}: {exc}") from exc
+        if buffer.tell() > EVENT_MAX_BYTES:
+            raise EncodeError(
+                f"{writer.name} of {buffer.tell():,} bytes is larger than the contract's "
+                f"{EVENT_MAX_BYTES:,}-byte limit"
+            )
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> LifecycleEvent:
         """Decode and validate one message value; raise DecodeError or InvalidEventError."""
+        if len(data) > EVENT_MAX_BYTES:
+            raise DecodeError(
+                f"message of {len(data):,} bytes is larger than the contract's "
+                f"{EVENT_MAX_BYTES:,}-byte limit"
+            )
         writer = self.writer_for(data)
         reader = self.registry.current(writer.name)
         buffer = io.BytesIO(data)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import Field, model_validator
 
 from schemas.base import ContractModel, reject
-from schemas.fields import CidrSet, IpAddress, NonEmptyStr, RoleSet, UtcDatetime
+from schemas.fields import CidrSet, Identifier, IpAddress, RoleSet, Text, UtcDatetime
 
 
 class EventType(StrEnum):
@@ -42,7 +42,7 @@ class Actor(ContractModel):
     """Who caused a change: a user, or a system component such as the expiry sweeper."""
 
     kind: ActorKind
-    id: NonEmptyStr
+    id: Identifier
 
     def __str__(self) -> str:
         return f"{self.kind.value.lower()}:{self.id}"
@@ -53,24 +53,24 @@ class Envelope(ContractModel):
 
     event_id: uuid.UUID
     event_type: EventType
-    credential_id: NonEmptyStr
-    client_id: NonEmptyStr
-    user_id: NonEmptyStr
+    credential_id: Identifier
+    client_id: Identifier
+    user_id: Identifier
     occurred_at: UtcDatetime
     recorded_at: UtcDatetime
     sequence: int = Field(ge=1, le=2**63 - 1, strict=True)  # Avro long: signed 64-bit
     actor: Actor
-    correlation_id: NonEmptyStr
-    source: NonEmptyStr
+    correlation_id: Identifier
+    source: Identifier
 
 
 class PersonalClient(ContractModel):
     """The upstream PersonalClient message: every field optional, present ones validated."""
 
-    id: NonEmptyStr | None = None
-    client_id: NonEmptyStr | None = None
-    user_id: NonEmptyStr | None = None
-    display_name: str | None = None
+    id: Identifier | None = None
+    client_id: Identifier | None = None
+    user_id: Identifier | None = None
+    display_name: Text | None = None
     scoped_roles: RoleSet | None = None
     allow_source_cidr: CidrSet | None = None
     created_at: UtcDatetime | None = None
@@ -153,7 +153,7 @@ class CredentialUpdated(LifecycleEvent):
     event_type: ClassVar[EventType] = EventType.UPDATED
     schema_name: ClassVar[str] = "clientaudit.events.CredentialUpdated"
 
-    display_name: str | None = None
+    display_name: Text | None = None
     allow_source_cidr: CidrSet | None = None
     expires_time: UtcDatetime | None = None
 
@@ -198,7 +198,7 @@ class CredentialDeleted(LifecycleEvent):
     schema_name: ClassVar[str] = "clientaudit.events.CredentialDeleted"
 
     deleted_at: UtcDatetime
-    reason: str | None = None
+    reason: Text | None = None
 
 
 EVENT_CLASSES: dict[EventType, type[LifecycleEvent]] = {

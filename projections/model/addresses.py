@@ -6,6 +6,8 @@ import bisect
 import ipaddress
 from functools import lru_cache
 
+from schemas.addresses import address_text
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -76,17 +78,11 @@ def with_mapped(network: Network) -> list[Network]:
 
 
 def spellings(address: Address) -> list[str]:
-    """The canonical texts a stored address matching this one may have.
-
-    An IPv4 address also matches its IPv4-mapped IPv6 form, which Python spells
-    ``::ffff:a00:1`` (before 3.13) or ``::ffff:10.0.0.1`` (since).
-    """
+    """The stored (canonical) texts of the addresses a search for ``address`` matches: an
+    IPv4 address also matches its IPv4-mapped IPv6 form (``::ffff:10.0.0.1``)."""
     if isinstance(address, ipaddress.IPv4Address):
-        as_ipv6 = ipaddress.IPv6Address(f"::ffff:{address}")
-        return sorted({str(address), str(as_ipv6), f"::ffff:{address}"})
-    if address.ipv4_mapped is not None:
-        return sorted({str(address), f"::ffff:{address.ipv4_mapped}"})
-    return [str(address)]
+        return [str(address), f"::ffff:{address}"]
+    return [address_text(address)]
 
 
 def network_contains(network: str, address: str | None) -> bool:

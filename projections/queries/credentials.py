@@ -19,6 +19,8 @@ def credential_conditions(
 ) -> list[ColumnElement[bool]]:
     """The SQL conditions of a credential filter."""
     conditions = in_window(credentials.c.created_at, query)
+    if query.credential_id is not None:
+        conditions.append(credentials.c.credential_id == query.credential_id)
     if query.user_id is not None:
         conditions.append(credentials.c.user_id == query.user_id)
     if query.status is not None:

@@ -91,7 +91,7 @@ class AnomalyFilter(Windowed):
 
 
 class CredentialFilter(Windowed):
-    """Credentials by owner, status, scoped role, expiry and last use.
+    """Credentials by id, owner, status, scoped role, expiry and last use.
 
     The time range bounds the creation instant (credentials whose creation instant is
     unknown are left out when a range is given). ``expiring_before`` keeps credentials whose
@@ -99,6 +99,7 @@ class CredentialFilter(Windowed):
     credentials with no allowed use at or after that instant (never used ones included).
     """
 
+    credential_id: SearchText | None = None
     user_id: SearchText | None = None
     status: CredentialStatus | None = None
     role: SearchText | None = None

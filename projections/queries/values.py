@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from schemas.addresses import network_text
+
 MAX_TEXT_LENGTH = 512
 """Longest id, role or name a filter accepts; every stored value is far shorter."""
 
@@ -51,8 +53,8 @@ def _network(value: str) -> str:
         raise ValueError(f"{value!r}: IPv6 zone ids (%eth0) are not supported in a network filter")
     try:
         if "/" not in text:
-            return str(ipaddress.ip_network(ipaddress.ip_address(text)))
-        return str(ipaddress.ip_network(text, strict=True))
+            return network_text(ipaddress.ip_network(ipaddress.ip_address(text)))
+        return network_text(ipaddress.ip_network(text, strict=True))
     except ValueError as exc:
         loose = _loose_network(text)
         hint = f"; did you mean {loose}?" if loose and "has host bits set" in str(exc) else ""
@@ -63,7 +65,7 @@ def _network(value: str) -> str:
 
 def _loose_network(text: str) -> str | None:
     try:
-        return str(ipaddress.ip_network(text, strict=False))
+        return network_text(ipaddress.ip_network(text, strict=False))
     except ValueError:
         return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
 
@@ -21,6 +22,22 @@ def recorded_event_ids(connection: Connection, event_ids: Collection[str]) -> se
     for chunk in chunks(event_ids):
         query = select(audit_log.c.event_id).where(backend.one_of(audit_log.c.event_id, chunk))
         found.update(connection.scalars(query))
+    return found
+
+
+def recorded_events(
+    connection: Connection, event_ids: Collection[str]
+) -> dict[str, tuple[dict[str, Any], str]]:
+    """The stored payload and Kafka position (``topic[partition]@offset``) of event ids."""
+    backend = backend_of(connection)
+    found: dict[str, tuple[dict[str, Any], str]] = {}
+    for chunk in chunks(event_ids):
+        query = select(
+            audit_log.c.event_id, audit_log.c.payload, audit_log.c.kafka_topic,
+            audit_log.c.kafka_partition, audit_log.c.kafka_offset,
+        ).where(backend.one_of(audit_log.c.event_id, chunk))
+        for event_id, payload, topic, partition, offset in connection.execute(query):
+            found[event_id] = (payload, f"{topic}[{partition}]@{offset}")
     return found
 
 

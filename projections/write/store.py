@@ -16,7 +16,7 @@ from projections.chain.heads import ChainHead
 from projections.db.backends import RowSink
 from projections.db.engine import write_transaction
 from projections.db.history import histories
-from projections.db.rows import audit_row
+from projections.db.rows import audit_row, payload_of
 from projections.model.anomalies import Anomaly
 from projections.model.batch import fold_batch, late_candidates
 from projections.model.credential import CredentialState
@@ -47,6 +47,21 @@ class ApplyResult:
 
 class InvalidBatchError(ValueError):
     """A batch whose positions do not agree with the next offsets given to store."""
+
+
+class RefusedEventsError(Exception):
+    """Events the store will not record, each with the reason; nothing of the batch was
+    written. Applying the batch without them is safe.
+
+    An event whose id is already recorded (or earlier in the batch) with other content is
+    not a re-delivery but a second fact claiming the same id: it cannot be recorded beside
+    the first, and skipping it as a duplicate would hide it.
+    """
+
+    def __init__(self, refused: Sequence[tuple[PositionedEvent, str]]) -> None:
+        self.refused = list(refused)
+        first = self.refused[0][1] if self.refused else ""
+        super().__init__(f"{len(self.refused)} events refused; first: {first}")
 
 
 class ProjectionStore:
@@ -90,8 +105,11 @@ class ProjectionStore:
         _check_offsets(batch, next_offsets)
         projected_at = self._clock()
         with write_transaction(self._engine) as connection:
-            candidates = _unique(batch)
+            candidates, conflicts = _unique(batch)
             recorded = lookups.recorded_event_ids(connection, candidates)
+            conflicts += _conflicting(connection, candidates, recorded)
+            if conflicts:
+                raise RefusedEventsError(conflicts)
             fresh = [positioned for key, positioned in candidates.items() if key not in recorded]
             states = lookups.credential_states(
                 connection, {positioned.event.credential_id for positioned in fresh}, lock=True
@@ -181,12 +199,45 @@ def _offsets_ascend(batch: Iterable[PositionedEvent]) -> bool:
     return True
 
 
-def _unique(batch: Sequence[PositionedEvent]) -> dict[str, PositionedEvent]:
-    """The batch by event id, first occurrence of each id, in batch order."""
+def _unique(
+    batch: Sequence[PositionedEvent],
+) -> tuple[dict[str, PositionedEvent], list[tuple[PositionedEvent, str]]]:
+    """The batch by event id (first occurrence of each id, in batch order), and the later
+    occurrences of an id that carry another event than the first."""
     unique: dict[str, PositionedEvent] = {}
+    conflicts: list[tuple[PositionedEvent, str]] = []
     for positioned in batch:
-        unique.setdefault(str(positioned.event.event_id), positioned)
-    return unique
+        first = unique.setdefault(str(positioned.event.event_id), positioned)
+        if first is not positioned and first.event != positioned.event:
+            conflicts.append((positioned, _conflict_reason(positioned, _at(first))))
+    return unique, conflicts
+
+
+def _conflicting(
+    connection: Connection, candidates: Mapping[str, PositionedEvent], recorded: set[str]
+) -> list[tuple[PositionedEvent, str]]:
+    """The candidates whose id is recorded with another event than theirs."""
+    if not recorded:
+        return []
+    stored = lookups.recorded_events(connection, recorded)
+    conflicts = []
+    for event_id in sorted(recorded):
+        positioned = candidates[event_id]
+        payload, where = stored[event_id]
+        if payload != payload_of(positioned.event):
+            conflicts.append((positioned, _conflict_reason(positioned, where)))
+    return conflicts
+
+
+def _at(positioned: PositionedEvent) -> str:
+    return f"{positioned.topic}[{positioned.partition}]@{positioned.offset}"
+
+
+def _conflict_reason(positioned: PositionedEvent, where: str) -> str:
+    return (
+        f"event id {positioned.event.event_id} is already recorded with other content "
+        f"(at {where}); this is not a re-delivery of it"
+    )
 
 
 def _check_offsets(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,10 +15,11 @@ from projections.chain.verify import verify_chains
 from projections.db import migrate
 from projections.db.engine import create_engine_for
 from projections.db.rows import audit_row
-from projections.db.tables import audit_log, metadata
+from projections.db.tables import audit_log, credentials, metadata
 from projections.model.positioned import PositionedEvent
 from projections.write.store import ProjectionStore
 from tests.builders_projection import TOPIC, History, Partition
+from tests.migration_support import revision_module
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +57,7 @@ def test_upgrade_an_empty_database_to_head(
     monkeypatch.chdir(tmp_path)
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0002"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0003"
     assert inspect_tables(database_url) == TABLES | {"alembic_version"}
 
 
@@ -205,3 +207,121 @@ def test_downgrading_to_the_previous_revision_drops_the_chain(database_url: str)
         assert not columns & {"chain_hash", "previous_hash"}
     finally:
         engine.dispose()
+
+
+def _mapped_events() -> list[PositionedEvent]:
+    first, second = History("cred-m", user_id="mallory"), History("cred-n", user_id="nina")
+    zero, one = Partition(0), Partition(1)
+    return [
+        *zero.place([first.created(allow_source_cidr=("::ffff:10.0.0.0/104", "10.0.0.0/8")),
+                     first.used("::ffff:10.1.2.3"), first.used("10.1.2.3")]),
+        *one.place([second.created(), second.used("2001:db8::1")]),
+        *zero.place([first.updated(allow_source_cidr=("::ffff:192.0.2.0/120",)),
+                     first.used("::ffff:192.0.2.9")]),
+    ]
+
+
+def _as_before_0003(row: dict[str, Any]) -> dict[str, Any]:
+    """An audit row as a Python before 3.13 wrote it: mapped addresses in hex."""
+    respell = revision_module("0003_canonical_addresses.py")
+    changed = dict(row)
+    changed["payload"] = respell.respelled_payload(row["payload"], respell.hexadecimal)
+    if row["source_ip"] is not None:
+        changed["source_ip"] = respell.respelled_address(row["source_ip"], respell.hexadecimal)
+    return changed
+
+
+def test_upgrading_rewrites_mapped_addresses_in_dotted_form_and_rechains(
+    database_url: str, tmp_path: Path
+) -> None:
+    placed = _mapped_events()
+    migrate.upgrade(database_url, "0002")
+    chain_v1 = revision_module("0002_audit_chain.py").chain_hash
+    at = datetime(2026, 3, 4, tzinfo=UTC)
+    rows: list[dict[str, Any]] = []
+    heads: dict[tuple[str, int], tuple[int, str, int]] = {}
+    for positioned in placed:
+        row = _as_before_0003(audit_row(positioned, (), at))
+        key = (positioned.topic, positioned.partition)
+        previous = heads.get(key, (None, "0" * 64, 0))[1]
+        row["previous_hash"] = previous
+        row["chain_hash"] = chain_v1(previous, row["payload"], *key, positioned.offset)
+        heads[key] = (positioned.offset, row["chain_hash"], heads.get(key, (0, "", 0))[2] + 1)
+        rows.append(row)
+    assert rows[1]["source_ip"] == "::ffff:a01:203"
+    engine = create_engine_for(database_url)
+    try:
+        old_audit = sa.Table("audit_log", sa.MetaData(), autoload_with=engine)
+        old_heads = sa.Table("audit_chain_heads", sa.MetaData(), autoload_with=engine)
+        old_credentials = sa.Table("credentials", sa.MetaData(), autoload_with=engine)
+        with engine.begin() as connection:
+            connection.execute(old_audit.insert(), rows)
+            connection.execute(old_heads.insert(), [
+                {"topic": t, "partition": p, "last_offset": o, "chain_hash": h, "length": n}
+                for (t, p), (o, h, n) in heads.items()
+            ])
+            connection.execute(old_credentials.insert(), [{
+                "credential_id": "cred-m", "client_id": "c", "user_id": "mallory",
+                "display_name": None, "scoped_roles": [],
+                "allow_source_cidr": ["::ffff:c000:200/120"],
+                "created_at": at, "updated_at": at, "last_used_at": at, "expires_time": None,
+                "deleted_at": None, "status": "active", "last_sequence": 5,
+                "last_event_id": str(placed[-1].event.event_id), "last_event_type": "USED",
+                "last_changed_at": at, "created_event_id": None,
+                "seen_source_ips": ["10.1.2.3", "::ffff:a01:203", "::ffff:c000:209"],
+                "anomaly_count": 0,
+            }])
+        migrate.upgrade(database_url)
+        with engine.connect() as connection:
+            verdicts = verify_chains(connection)
+            upgraded = dict(connection.execute(CHAIN_HASHES).all())
+            addresses = connection.execute(
+                sa.select(audit_log.c.source_ip).where(audit_log.c.source_ip.is_not(None))
+                .order_by(audit_log.c.position)
+            ).scalars().all()
+            credential = connection.execute(
+                sa.select(credentials.c.seen_source_ips, credentials.c.allow_source_cidr)
+            ).one()
+    finally:
+        engine.dispose()
+    assert [(v.partition, v.rows, v.first_break) for v in verdicts] == [(0, 5, None), (1, 2, None)]
+    assert addresses == ["::ffff:10.1.2.3", "10.1.2.3", "2001:db8::1", "::ffff:192.0.2.9"]
+    assert credential.seen_source_ips == ["10.1.2.3", "::ffff:10.1.2.3", "::ffff:192.0.2.9"]
+    assert credential.allow_source_cidr == ["::ffff:192.0.2.0/120"]
+
+    fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    migrate.upgrade(fresh_url)
+    fresh = create_engine_for(fresh_url)
+    try:
+        ProjectionStore(fresh).apply(placed, {(TOPIC, 0): 5, (TOPIC, 1): 2})
+        with fresh.connect() as connection:
+            stored = dict(connection.execute(CHAIN_HASHES).all())
+    finally:
+        fresh.dispose()
+    assert upgraded == stored
+
+
+def test_downgrading_0003_writes_the_hex_form_back_and_still_verifies(database_url: str) -> None:
+    placed = _mapped_events()
+    migrate.upgrade(database_url)
+    engine = create_engine_for(database_url)
+    try:
+        ProjectionStore(engine).apply(placed, {(TOPIC, 0): 5, (TOPIC, 1): 2})
+        migrate.downgrade(database_url, "0002")
+        chain_v1 = revision_module("0002_audit_chain.py").chain_hash
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(audit_log.c.kafka_partition, audit_log.c.kafka_offset,
+                          audit_log.c.source_ip, audit_log.c.payload, audit_log.c.previous_hash,
+                          audit_log.c.chain_hash)
+                .order_by(audit_log.c.kafka_partition, audit_log.c.kafka_offset)
+            ).all()
+    finally:
+        engine.dispose()
+    assert [row.source_ip for row in rows if row.source_ip] == [
+        "::ffff:a01:203", "10.1.2.3", "::ffff:c000:209", "2001:db8::1"
+    ]
+    for row in rows:
+        assert row.chain_hash == chain_v1(
+            row.previous_hash, row.payload, TOPIC, row.kafka_partition, row.kafka_offset
+        )

@@ -60,6 +60,7 @@ from projections.queries import (
 )
 from projections.queries.cursors import decode_audit_cursor
 from projections.write.store import ProjectionStore
+from schemas.addresses import address_text
 from schemas.models import LifecycleEvent
 from tests.builders import (
     T0,
@@ -414,10 +415,10 @@ def test_one_credentials_state_and_full_history(history_engine: sa.Engine) -> No
                                                                  ("viewer",))
     assert (state.expires_time, state.last_used_at, state.last_sequence) == (at(2), at(5), 6)
     assert (state.anomaly_count, state.seen_source_ips) == (
-        2, ("::ffff:a14:304", "2001:db8:abcd:12::1")
+        2, ("::ffff:10.20.3.4", "2001:db8:abcd:12::1")
     )
     assert names(entries) == HISTORY_OF_C
-    assert entries[-1].payload["sourceIp"] == "::ffff:a14:304"
+    assert entries[-1].payload["sourceIp"] == "::ffff:10.20.3.4"
 
 
 def test_credential_states_match_the_history(history_engine: sa.Engine) -> None:
@@ -578,11 +579,13 @@ def _network_and_addresses(draw: st.DrawFn) -> tuple[str, list[str]]:
         for _ in range(5)
     ]
     anywhere = draw(st.lists(st.integers(0, 2**bits - 1), max_size=5))
-    addresses = [str(address) for address in inside]
-    addresses += [str(ipaddress.ip_address(value) if version == 4 else ipaddress.IPv6Address(value))
-                  for value in anywhere]
+    addresses = [address_text(address) for address in inside]
+    addresses += [
+        address_text(ipaddress.ip_address(value) if version == 4 else ipaddress.IPv6Address(value))
+        for value in anywhere
+    ]
     if version == 4:
-        addresses += [str(ipaddress.IPv6Address(f"::ffff:{address}")) for address in inside]
+        addresses += [address_text(ipaddress.IPv6Address(f"::ffff:{a}")) for a in inside]
     return str(network), addresses
 
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from schemas.codec import EventCodec
 from schemas.errors import DecodeError, EncodeError, InvalidEventError
+from schemas.limits import IDENTIFIER_MAX
 from schemas.models import (
     EVENT_CLASSES_BY_SCHEMA,
     CredentialCreated,
@@ -44,7 +45,7 @@ AVSC_DIR = Path(__file__).resolve().parents[2] / "schemas" / "avro"
 CODEC = EventCodec()
 
 MANY_ROLES = [f"role.{index:05d}" for index in range(5000)]
-UNICODE_NAME = "Données export ✓ — 拡張 token 🔑 Zürich e\u0301 \u0000 end"
+UNICODE_NAME = "Données export ✓ — 拡張 token 🔑 Zürich e\u0301 end"
 IPV6_CIDRS = ["2001:db8:1::/48", "fd00:ab::/32", "::/0", "2001:db8:abcd:12::/64"]
 
 EDGE_EVENTS: dict[str, Callable[[], LifecycleEvent]] = {
@@ -104,7 +105,7 @@ EDGE_EVENTS: dict[str, Callable[[], LifecycleEvent]] = {
     "max-sequence-and-odd-ids": lambda: build_used(
         sequence=2**63 - 1,
         credential_id="cred/ü/\u2603",
-        client_id="c" * 1000,
+        client_id="c" * IDENTIFIER_MAX,
         actor_kind="SYSTEM",
         actor_id="expiry-sweeper",
         occurred_at=FAR_FUTURE,

@@ -7,28 +7,16 @@ and absent, non-ASCII text, zero and non-zero microseconds and both address fami
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from projections.chain.hashing import GENESIS_HASH, chain_hash
-from projections.db import migrate
 from projections.db.rows import payload_of
 from schemas.models import DenialReason, LifecycleEvent
 from tests.builders_projection import TOPIC, History
-
-
-def revision_module(filename: str) -> ModuleType:
-    path = Path(migrate.MIGRATIONS) / "versions" / filename
-    spec = importlib.util.spec_from_file_location(f"frozen_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.migration_support import revision_module
 
 
 def varied_events() -> list[LifecycleEvent]:

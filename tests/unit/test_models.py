@@ -373,7 +373,10 @@ def test_bad_source_ips_are_rejected(construct: Construct, ip: str) -> None:
     ("given", "canonical"),
     [
         ("2001:DB8:0:0:0:0:0:7", "2001:db8::7"),
-        ("::ffff:10.0.0.1", "::ffff:a00:1"),
+        ("::ffff:10.0.0.1", "::ffff:10.0.0.1"),
+        ("::FFFF:a00:1", "::ffff:10.0.0.1"),
+        ("0:0:0:0:0:ffff:0a01:0203", "::ffff:10.1.2.3"),
+        ("::a01:203", "::a01:203"),
         ("10.20.1.7", "10.20.1.7"),
         ("fe80::1", "fe80::1"),
     ],

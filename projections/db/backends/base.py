@@ -48,8 +48,11 @@ class Backend(ABC):
         """Exclude concurrent migrations until the transaction ends."""
 
     @abstractmethod
-    def read_only(self, connection: Connection) -> AbstractContextManager[Connection]:
-        """The connection, unable to write while the block runs."""
+    def read_only(
+        self, connection: Connection, timeout_s: float | None = None
+    ) -> AbstractContextManager[Connection]:
+        """The connection, unable to write while the block runs; each statement interrupted
+        after ``timeout_s`` (None: unbounded)."""
 
     @abstractmethod
     def insert(self, table: Table) -> Upsert:

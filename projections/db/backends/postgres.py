@@ -70,8 +70,14 @@ class PostgresBackend(Backend):
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
     @contextlib.contextmanager
-    def read_only(self, connection: Connection) -> Iterator[Connection]:
-        yield connection.execution_options(postgresql_readonly=True)
+    def read_only(
+        self, connection: Connection, timeout_s: float | None = None
+    ) -> Iterator[Connection]:
+        reading = connection.execution_options(postgresql_readonly=True)
+        if timeout_s is not None:
+            milliseconds = max(1, int(timeout_s * 1000))
+            reading.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        yield reading
 
     def insert(self, table: Table) -> Upsert:
         return postgresql.insert(table)

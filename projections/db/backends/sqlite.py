@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -70,11 +71,21 @@ class SqliteBackend(Backend):
         """Nothing to take: the IMMEDIATE write transaction already excludes other writers."""
 
     @contextlib.contextmanager
-    def read_only(self, connection: Connection) -> Iterator[Connection]:
+    def read_only(
+        self, connection: Connection, timeout_s: float | None = None
+    ) -> Iterator[Connection]:
+        """``query_only``; a statement running past ``timeout_s`` is interrupted by a
+        progress handler (``sqlite3.OperationalError: interrupted``)."""
         connection.exec_driver_sql("PRAGMA query_only = ON")
+        driver = connection.connection.driver_connection
+        if timeout_s is not None and driver is not None:
+            deadline = time.monotonic() + timeout_s
+            driver.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
             yield connection
         finally:
+            if driver is not None:
+                driver.set_progress_handler(None, 0)
             _writable_again(connection)
 
     def insert(self, table: Table) -> Upsert:
@@ -126,16 +137,17 @@ class SqliteBackend(Backend):
 def text_prefix_condition(column: Column[str], network: str) -> ColumnElement[bool]:
     """A superset of the canonical addresses in ``network``, by text prefix.
 
-    Only whole leading octets (IPv4) or whole, non-zero leading groups (IPv6, whose
-    canonical form may compress zero groups) are used: they always appear verbatim.
+    Only whole leading octets (IPv4, also after the ``::ffff:`` of their mapped form) or
+    whole, non-zero leading groups (IPv6, whose canonical form may compress zero groups)
+    are used: they always appear verbatim.
     """
     parsed = parse_network(network)
     if parsed.num_addresses == 1:
         return column.in_(spellings(parsed.network_address))
     if isinstance(parsed, ipaddress.IPv4Network):
         octets = str(parsed.network_address).split(".")[: parsed.prefixlen // 8]
-        plain = _prefix_like(column, ".".join(octets) + "." if octets else "")
-        return or_(plain, column.like("::ffff:%"))
+        prefix = ".".join(octets) + "." if octets else ""
+        return or_(_prefix_like(column, prefix), column.like(f"::ffff:{prefix}%"))
     groups = parsed.network_address.exploded.split(":")[: parsed.prefixlen // 16]
     leading: list[str] = []
     for group in groups:
