@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,12 +24,12 @@ from kafka import TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from consumer.collector import batch_collector
 from consumer.errors import DeadLetterError
 from consumer.hooks import BatchObserver, BatchStore, DeadLetterSink
-from consumer.intake import Intake, sort_records
+from consumer.intake import Intake, RefusedMessage, sort_records
 from consumer.metrics import ProjectorMetrics
 from consumer.reading import (
     ConsumerFactory,
@@ -39,12 +39,56 @@ from consumer.reading import (
     topic_partitions,
 )
 from consumer.retry import Backoff
-from projections.write.store import ApplyResult
+from projections.model.anomalies import Anomaly
+from projections.model.positioned import PositionedEvent
+from projections.write.store import ApplyResult, RefusedEventsError
 from schemas.codec import EventCodec
 
 log = logging.getLogger(__name__)
 
 _Result = TypeVar("_Result")
+
+CONTENT_FAULTS = (DataError, IntegrityError, ValueError, OverflowError, UnicodeError)
+"""Errors by which a store refuses what it was given rather than failing as a store: data
+it cannot hold, constraints the rows break, values it cannot convert."""
+
+
+@dataclass(frozen=True)
+class ContentFault:
+    """The store refused a batch for the content of (some of) its events."""
+
+    error: BaseException
+
+    def __str__(self) -> str:
+        return first_line(self.error)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a (database) error, without SQLAlchemy's statement dump."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip()
+    return (text.splitlines() or [type(original).__name__])[0]
+
+
+def offsets_after(events: Sequence[PositionedEvent]) -> dict[tuple[str, int], int]:
+    """The next offset of every partition, after the last of ``events`` in it."""
+    found: dict[tuple[str, int], int] = {}
+    for positioned in events:
+        key = (positioned.topic, positioned.partition)
+        found[key] = max(found.get(key, 0), positioned.offset + 1)
+    return found
+
+
+def merged(results: Sequence[ApplyResult]) -> ApplyResult:
+    """The sum of several applies' results."""
+    anomalies: Counter[Anomaly] = Counter()
+    for result in results:
+        anomalies.update(result.anomalies)
+    return ApplyResult(
+        sum(result.applied for result in results),
+        sum(result.duplicates for result in results),
+        dict(anomalies),
+    )
 
 
 @dataclass(frozen=True)
@@ -87,6 +131,9 @@ class ProjectorReport:
     applied: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    """Messages dead-lettered: not valid events, and events the store refused."""
+    refused_by_store: int = 0
+    """Valid events the store refused (conflicting event ids, content it cannot store)."""
     batches: int = 0
     anomalies: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
@@ -219,16 +266,16 @@ class Projector:
     def _process(self, records: list[Any]) -> None:
         started = time.monotonic()
         intake = sort_records(records, self.codec)
-        if not self._dead_letter(intake):
-            return
-        result = self._with_retry(
-            lambda: self.store.apply(intake.events, intake.next_offsets), "commit batch"
-        )
-        if result is None:
+        if not self._dead_letter(intake.refused):
             self._rewind(intake)
             return
+        applied = self._apply(intake)
+        if applied is None:
+            self._rewind(intake)
+            return
+        result, refused_by_store = applied
         self._commit_to_kafka(intake.next_offsets)
-        self._count(intake, result)
+        self._count(intake, result, refused_by_store)
         if self._on_batch is not None:
             self._on_batch(intake, result)
         self.metrics.batch_seconds.observe(time.monotonic() - started)
@@ -236,19 +283,101 @@ class Projector:
     def _backoff(self) -> Backoff:
         return Backoff(initial_s=self.config.retry_initial_s)
 
-    def _dead_letter(self, intake: Intake) -> bool:
-        if not intake.refused:
+    def _dead_letter(self, messages: Sequence[RefusedMessage]) -> bool:
+        """Keep ``messages`` in the dead-letter sink, retrying until it confirms; False when
+        a stop was requested first (nothing may then be committed past them)."""
+        if not messages:
             return True
         backoff = self._backoff()
         while True:
             try:
-                self.dead_letters.write(intake.refused)
+                self.dead_letters.write(messages)
                 return True
             except DeadLetterError as exc:
                 log.error("dead-letter write failed, batch not committed; retrying: %s", exc)
                 if not backoff.wait(self._stop):
-                    self._rewind(intake)
                     return False
+
+    def _apply(self, intake: Intake) -> tuple[ApplyResult, int] | None:
+        """Apply the batch and its positions, and how many events the store refused.
+
+        When the store refuses the batch for the content of some event (rather than
+        failing as a store), the batch is split in halves until each refused event stands
+        alone; those are dead-lettered with the store's reason, the events around them are
+        applied once, in order. None when a stop was requested first.
+        """
+        refused: list[RefusedMessage] = []
+        outcome = self._attempt(intake, intake.events, intake.next_offsets, refused)
+        if not isinstance(outcome, ContentFault):
+            return None if outcome is None else (outcome, len(refused))
+        log.warning(
+            "the store refused a batch of %d events for their content (%s); isolating the "
+            "events it refuses", len(intake.events), outcome,
+        )
+        pieces = self._isolate(intake, intake.events, refused)
+        if pieces is None:
+            return None
+        closing = self._attempt(intake, [], intake.next_offsets, refused)
+        if not isinstance(closing, ApplyResult):
+            return None
+        return merged([*pieces, closing]), len(refused)
+
+    def _isolate(
+        self, intake: Intake, events: Sequence[PositionedEvent], refused: list[RefusedMessage]
+    ) -> list[ApplyResult] | None:
+        outcome = self._attempt(intake, events, offsets_after(events), refused)
+        if outcome is None or isinstance(outcome, ApplyResult):
+            return None if outcome is None else [outcome]
+        if len(events) == 1:
+            message = intake.refusal(
+                events[0], "StoreRefusal", f"the projection store refused the event: {outcome}"
+            )
+            if not self._dead_letter([message]):
+                return None
+            refused.append(message)
+            return []
+        middle = len(events) // 2
+        first = self._isolate(intake, events[:middle], refused)
+        if first is None:
+            return None
+        second = self._isolate(intake, events[middle:], refused)
+        return None if second is None else first + second
+
+    def _attempt(
+        self,
+        intake: Intake,
+        events: Sequence[PositionedEvent],
+        next_offsets: Mapping[tuple[str, int], int],
+        refused: list[RefusedMessage],
+    ) -> ApplyResult | ContentFault | None:
+        """One apply, retried while the store fails as a store (connection lost, read-only,
+        lock timeout, disk full); events it refuses by name are dead-lettered and the rest
+        applied. A content fault is returned; None when a stop was requested."""
+        pending = list(events)
+        backoff = self._backoff()
+        while True:
+            try:
+                return self.store.apply(pending, next_offsets)
+            except RefusedEventsError as exc:
+                messages = [
+                    intake.refusal(positioned, "ConflictingEventId", reason)
+                    for positioned, reason in exc.refused
+                ]
+                if not self._dead_letter(messages):
+                    return None
+                refused.extend(messages)
+                gone = {message.source for message in messages}
+                pending = [p for p in pending if (p.topic, p.partition, p.offset) not in gone]
+            except CONTENT_FAULTS as exc:
+                return ContentFault(exc)
+            except DBAPIError as exc:
+                self.metrics.store_failures.inc()
+                log.error(
+                    "database error (commit batch), nothing committed; retrying: %s",
+                    first_line(exc),
+                )
+                if not backoff.wait(self._stop):
+                    return None
 
     def _with_retry(self, action: Callable[[], _Result], what: str) -> _Result | None:
         backoff = self._backoff()
@@ -257,11 +386,8 @@ class Projector:
                 return action()
             except DBAPIError as exc:
                 self.metrics.store_failures.inc()
-                log.error(
-                    "database error (%s), nothing committed; retrying: %s",
-                    what,
-                    str(exc.orig or exc).splitlines()[0],
-                )
+                log.error("database error (%s), nothing committed; retrying: %s", what,
+                          first_line(exc))
                 if not backoff.wait(self._stop):
                     return None
 
@@ -294,15 +420,16 @@ class Projector:
                 "informational Kafka offset commit failed (positions are in the DB): %s", exc
             )
 
-    def _count(self, intake: Intake, result: ApplyResult) -> None:
+    def _count(self, intake: Intake, result: ApplyResult, refused_by_store: int) -> None:
         report = self.report
         report.batches += 1
         report.applied += result.applied
         report.duplicates += result.duplicates
-        report.dead_lettered += len(intake.refused)
+        report.dead_lettered += len(intake.refused) + refused_by_store
+        report.refused_by_store += refused_by_store
         self.metrics.applied.inc(result.applied)
         self.metrics.duplicates.inc(result.duplicates)
-        self.metrics.dead_lettered.inc(len(intake.refused))
+        self.metrics.dead_lettered.inc(len(intake.refused) + refused_by_store)
         for kind, count in result.anomalies.items():
             report.anomalies[str(kind)] += count
             self.metrics.anomalies.labels(kind=str(kind)).inc(count)

@@ -12,6 +12,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producer.errors import BrokerUnavailableError, PublishError
+from producer.topics import LIFECYCLE_MAX_MESSAGE_BYTES
 from schemas.codec import EventCodec
 from schemas.models import LifecycleEvent
 from schemas.wire import (
@@ -67,6 +68,7 @@ class EventPublisher:
                 linger_ms=linger_ms,
                 batch_size=256 * 1024,
                 compression_type=compression_type,
+                max_request_size=LIFECYCLE_MAX_MESSAGE_BYTES,
                 max_block_ms=timeout_ms,
                 request_timeout_ms=min(timeout_ms, 30000),
                 delivery_timeout_ms=max(timeout_ms, min(timeout_ms, 30000) + linger_ms),

@@ -20,12 +20,25 @@ DEAD_LETTER_TOPIC_DEFAULT = "client-audit.credential-lifecycle.v1.dlq"
 
 DEFAULT_PARTITIONS = 6
 
-TOPIC_CONFIGS: dict[str, str] = {
+RETENTION_CONFIGS: dict[str, str] = {
     "retention.ms": "-1",
     "retention.bytes": "-1",
     "cleanup.policy": "delete",
 }
-"""Both topics keep every message forever: they are the audit system of record."""
+"""Every topic keeps every message forever: they are the audit system of record."""
+
+LIFECYCLE_MAX_MESSAGE_BYTES = 2 * 1024 * 1024
+"""Largest record batch the lifecycle topic takes: room for the contract's largest event
+(schemas.limits.EVENT_MAX_BYTES) with its key and headers, even if it does not compress."""
+
+DEAD_LETTER_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+"""Largest record batch the dead-letter topic takes: a copy of anything the lifecycle topic
+accepted, recompressed (consumer.dead_letter.MAX_REQUEST_BYTES before compression)."""
+
+LIFECYCLE_CONFIGS = {**RETENTION_CONFIGS, "max.message.bytes": str(LIFECYCLE_MAX_MESSAGE_BYTES)}
+DEAD_LETTER_CONFIGS = {
+    **RETENTION_CONFIGS, "max.message.bytes": str(DEAD_LETTER_MAX_MESSAGE_BYTES),
+}
 
 
 @dataclass(frozen=True)
@@ -58,11 +71,12 @@ def ensure_topics(
         wanted = [name for name in (layout.lifecycle, layout.dead_letter) if name not in existing]
         if not wanted:
             return []
+        configs = {layout.lifecycle: LIFECYCLE_CONFIGS, layout.dead_letter: DEAD_LETTER_CONFIGS}
         spec = {
             name: {
                 "num_partitions": layout.partitions,
                 "replication_factor": layout.replication_factor,
-                "configs": TOPIC_CONFIGS,
+                "configs": configs[name],
             }
             for name in wanted
         }

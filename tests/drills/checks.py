@@ -49,6 +49,28 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
+def read_dead_letters(bootstrap: str, topic: str, expected: int) -> list[Any]:
+    """Every record of a dead-letter topic, from the beginning (until ``expected`` arrived or
+    five minutes passed)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, client_id="drill-dead-letters",
+        max_partition_fetch_bytes=64 * 1024 * 1024, fetch_max_bytes=128 * 1024 * 1024,
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        records: list[Any] = []
+        for _ in range(600):
+            if len(records) >= expected:
+                break
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
 def wait_until(
     condition: Callable[[], bool],
     what: str,

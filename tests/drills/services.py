@@ -86,7 +86,10 @@ class DrillKafka:
     def delete_topics(self, prefix: str) -> list[str]:
         """Delete the topics whose names start with ``prefix`` (best effort)."""
         try:
-            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="drill-cleanup")
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap, client_id="drill-cleanup",
+                bootstrap_timeout_ms=30_000, request_timeout_ms=30_000,
+            )
         except KafkaError as exc:
             log.warning("could not delete topics %s*: %s", prefix, exc)
             return []

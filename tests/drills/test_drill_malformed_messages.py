@@ -6,10 +6,8 @@ import random
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from consumer.dead_letter import (
     HEADER_ERROR,
@@ -19,7 +17,12 @@ from consumer.dead_letter import (
     HEADER_SOURCE_PARTITION,
     HEADER_SOURCE_TOPIC,
 )
-from tests.drills.checks import BackgroundReplay, assert_equals_clean_replay, end_offsets
+from tests.drills.checks import (
+    BackgroundReplay,
+    assert_equals_clean_replay,
+    end_offsets,
+    read_dead_letters,
+)
 from tests.drills.malformed import INVALID_VALUES, KIND_HEADER, MalformedMessage, malformed_messages
 from tests.drills.projector_process import ProjectorProcess
 from tests.drills.stream import DrillStream, open_producer, send_messages
@@ -49,23 +52,6 @@ def _interleave(
             message = next(valid)
             interleaved.append((message.key, message.value, message.headers, None))
     return interleaved
-
-
-def _read_dead_letters(bootstrap: str, topic: str, expected: int) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="drill-dead-letters")
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        records: list[Any] = []
-        for _ in range(600):
-            if len(records) >= expected:
-                break
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 def test_malformed_messages_all_land_in_the_dead_letter_topic_with_reasons(
@@ -111,7 +97,7 @@ def test_malformed_messages_all_land_in_the_dead_letter_topic_with_reasons(
     assert (report["applied"], report["deadLettered"]) == (len(stream), MALFORMED), report
     assert sum(end_offsets(topics.bootstrap, topics.dead_letter).values()) == MALFORMED
 
-    dead = _read_dead_letters(topics.bootstrap, topics.dead_letter, MALFORMED)
+    dead = read_dead_letters(topics.bootstrap, topics.dead_letter, MALFORMED)
     assert len(dead) == MALFORMED
     seen: set[tuple[int, int]] = set()
     kinds: Counter[str] = Counter()

@@ -12,14 +12,19 @@ import yaml
 from devservices.kafka import BROKER_SETTINGS, JVM_HEAP_OPTS
 from devservices.maven import kafka_version
 from producer.topics import (
+    DEAD_LETTER_CONFIGS,
     DEAD_LETTER_TOPIC_DEFAULT,
     DEFAULT_PARTITIONS,
+    LIFECYCLE_CONFIGS,
     LIFECYCLE_TOPIC_DEFAULT,
-    TOPIC_CONFIGS,
 )
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
-TOPICS = {LIFECYCLE_TOPIC_DEFAULT, DEAD_LETTER_TOPIC_DEFAULT}
+CONFIGS = {
+    LIFECYCLE_TOPIC_DEFAULT: LIFECYCLE_CONFIGS,
+    DEAD_LETTER_TOPIC_DEFAULT: DEAD_LETTER_CONFIGS,
+}
+TOPICS = set(CONFIGS)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +108,7 @@ def test_topic_block_declares_both_topics_as_the_code_does(compose: dict[str, An
     for topic in topics:
         assert topic["partitions"] == DEFAULT_PARTITIONS
         assert topic["replication-factor"] == 1
-        assert topic["config"] == TOPIC_CONFIGS
+        assert topic["config"] == CONFIGS[topic["name"]]
 
 
 def test_kafka_init_creates_exactly_the_two_topics(services: dict[str, Any]) -> None:
@@ -114,7 +119,7 @@ def test_kafka_init_creates_exactly_the_two_topics(services: dict[str, Any]) -> 
     for words in commands:
         assert int(_option(words, "--partitions")) == DEFAULT_PARTITIONS
         assert int(_option(words, "--replication-factor")) == 1
-        assert _configs(words) == TOPIC_CONFIGS
+        assert _configs(words) == CONFIGS[_option(words, "--topic")]
     assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
 
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from consumer.errors import DeadLetterError
 from consumer.intake import Intake, RefusedMessage
 from consumer.projector import Projector, ProjectorConfig
 from consumer.reading import ReaderSettings
 from projections.model.positioned import PositionedEvent
-from projections.write.store import ApplyResult
+from projections.write.store import ApplyResult, RefusedEventsError
 from schemas.codec import EventCodec
 from tests.builders_projection import History
 
@@ -346,10 +346,105 @@ def test_a_batch_of_refused_messages_only_still_moves_the_positions() -> None:
     assert setup.store.stored == {0: 2}
 
 
-@pytest.mark.parametrize("key", [None, b"cred-b"])
-def test_a_key_that_is_not_the_credential_id_is_refused(key: bytes | None) -> None:
-    (record,) = valid_records(0, 1, "cred-a")
+@pytest.mark.parametrize(
+    ("credential", "key", "reason"),
+    [
+        ("cred-a", None, "message has no key; envelope.credentialId is 'cred-a'"),
+        ("cred-a", b"cred-b", "message key 'cred-b' differs from envelope.credentialId"),
+        ("\ufffd\ufffd", b"\xff\xfe", "message key is not UTF-8 (invalid start byte at byte 0"),
+    ],
+)
+def test_a_key_that_is_not_the_credential_id_is_refused(
+    credential: str, key: bytes | None, reason: str
+) -> None:
+    (record,) = valid_records(0, 1, credential)
     setup = rig({0: [Record(TOPIC, 0, 0, key, record.value)]})
     setup.projector().run()
     (refused,) = setup.sink.written[0]
-    assert "differs from envelope.credentialId" in refused.reason
+    assert reason in refused.reason
+    assert setup.store.batches == [([], {(TOPIC, 0): 1})]
+
+
+class RefusingStore(RecordingStore):
+    """Refuses, for their content, every batch holding one of the given offsets, and names
+    conflicting events at others (as the real store does for a reused event id)."""
+
+    def __init__(
+        self, journal: list[str], bad: set[int], conflicting: frozenset[int] = frozenset()
+    ) -> None:
+        super().__init__(journal)
+        self.bad = bad
+        self.conflicting = set(conflicting)
+        self.applied_offsets: list[int] = []
+
+    def apply(
+        self, batch: Sequence[PositionedEvent], next_offsets: Mapping[tuple[str, int], int]
+    ) -> ApplyResult:
+        named = [(p, "event id reused") for p in batch if p.offset in self.conflicting]
+        if named:
+            self.journal.append(f"refuse {[p.offset for p, _ in named]}")
+            raise RefusedEventsError(named)
+        if any(p.offset in self.bad for p in batch):
+            self.journal.append(f"content fault {len(batch)}")
+            raise DataError("INSERT", {}, ValueError("PostgreSQL text fields cannot contain NUL"))
+        self.applied_offsets.extend(p.offset for p in batch)
+        result = super().apply(batch, next_offsets)
+        self.journal.append(f"stored up to {max(next_offsets.values(), default=0)}")
+        return result
+
+
+def refusing_rig(
+    records: Mapping[int, Sequence[Record]], **options: Any
+) -> tuple[Rig, RefusingStore]:
+    journal: list[str] = []
+    store = RefusingStore(journal, **options)
+    return Rig(ListConsumer(records, journal), store, RecordingSink(journal), journal), store
+
+
+def test_events_the_store_refuses_are_isolated_and_dead_lettered_the_rest_applied_once() -> None:
+    records = valid_records(0, 40, "cred-a")
+    setup, store = refusing_rig({0: records}, bad={7, 8, 31})
+    report = setup.projector().run()
+    assert sorted(store.applied_offsets) == [o for o in range(40) if o not in {7, 8, 31}]
+    assert len(store.applied_offsets) == len(set(store.applied_offsets))
+    dead = [message for written in setup.sink.written for message in written]
+    assert sorted(message.offset for message in dead) == [7, 8, 31]
+    assert all(message.error_kind == "StoreRefusal" for message in dead)
+    assert all("refused the event: PostgreSQL text fields cannot contain NUL" in m.reason
+               for m in dead)
+    assert dead[0].value == records[7].value
+    assert setup.store.stored == {0: 40}
+    assert (report.applied, report.dead_lettered, report.refused_by_store) == (37, 3, 3)
+
+
+def test_each_isolated_event_is_dead_lettered_before_the_positions_pass_it() -> None:
+    setup, _store = refusing_rig({0: valid_records(0, 8, "cred-a")}, bad={5})
+    setup.projector().run()
+    kept = setup.journal.index("dead-letter 1")
+    stored = [int(entry.split()[-1]) for entry in setup.journal if entry.startswith("stored up")]
+    past = next(i for i, entry in enumerate(setup.journal)
+                if entry.startswith("stored up to") and int(entry.split()[-1]) > 5)
+    assert kept < past
+    assert stored == sorted(stored) and stored[-1] == 8
+
+
+def test_events_the_store_names_are_dead_lettered_and_the_batch_applied_without_them() -> None:
+    setup, store = refusing_rig({0: valid_records(0, 10, "cred-a")}, bad=set(), conflicting={3, 6})
+    report = setup.projector().run()
+    assert setup.journal[1:4] == ["refuse [3, 6]", "dead-letter 2", "apply 8"]
+    assert sorted(store.applied_offsets) == [0, 1, 2, 4, 5, 7, 8, 9]
+    (written,) = setup.sink.written
+    assert [(m.offset, m.error_kind, m.reason) for m in written] == [
+        (3, "ConflictingEventId", "event id reused"),
+        (6, "ConflictingEventId", "event id reused"),
+    ]
+    assert report.refused_by_store == 2
+
+
+def test_a_store_refusal_waits_for_the_dead_letter_sink_like_any_other() -> None:
+    setup, store = refusing_rig({0: valid_records(0, 4, "cred-a")}, bad={2})
+    setup.sink.fail_writes = 2
+    setup.projector().run()
+    assert setup.journal.count("dead-letter 1") == 3
+    assert sorted(store.applied_offsets) == [0, 1, 3]
+    assert setup.store.stored == {0: 4}
