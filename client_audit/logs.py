@@ -8,6 +8,8 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from client_audit.display import visible, visible_json
+
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -27,13 +29,15 @@ class StructuredFormatter(logging.Formatter):
         if record.exc_info:
             fields["exc"] = self.formatException(record.exc_info)
         if self.as_json:
-            return json.dumps(fields, default=str, ensure_ascii=False)
+            return visible_json(json.dumps(fields, default=str, ensure_ascii=False))
         return " ".join(f"{key}={_quote(value)}" for key, value in fields.items())
 
 
 def _quote(value: object) -> str:
-    text = str(value)
-    if not text or any(char in text for char in ' ="\n'):
+    """A logfmt value: quoted when it holds a space, ``=`` or a quote; anything that is not
+    printable escaped (a hostile id or reason must not drive the terminal reading the log)."""
+    text = visible(str(value))
+    if not text or any(char in text for char in ' ="'):
         return json.dumps(text, ensure_ascii=False)
     return text
 

@@ -4,6 +4,13 @@ Rows are iterated and written one at a time, so JSON, JSON lines and CSV exports
 run in constant memory. JSON is one array; JSON lines one object per line; CSV has a header
 row of the field names, with lists and objects as compact JSON text and null as an empty
 cell. Names are the camelCase names of the API. Tables hold a chosen subset of columns.
+
+Stored text comes from upstream systems and may be hostile. In CSV (``--format csv``) a text
+cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with
+a single quote, as OWASP's CSV-injection advice says, so a spreadsheet shows it instead of
+running it as a formula; ``--format csv-raw`` writes every cell exactly as stored, for
+machine consumers. In tables every non-printable character is shown escaped
+(:mod:`client_audit.display`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from client_audit.display import visible
+
 Row = TypeVar("Row", bound=BaseModel)
 
 FILE_WIDTH = 240
@@ -29,6 +38,11 @@ class Format(StrEnum):
     JSON = "json"
     JSONL = "jsonl"
     CSV = "csv"
+    CSV_RAW = "csv-raw"
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters by which a spreadsheet takes a cell for a formula (OWASP)."""
 
 
 def default_format(stream: TextIO) -> Format:
@@ -41,23 +55,29 @@ def field_names(model: type[BaseModel]) -> list[str]:
     return [info.alias or name for name, info in model.model_fields.items()]
 
 
-def csv_cell(value: Any) -> str:
-    """One CSV cell: null empty, lists and objects as compact JSON, the rest as text."""
+def csv_cell(value: Any, neutralise: bool = True) -> str:
+    """One CSV cell: null empty, lists and objects as compact JSON, the rest as text; a
+    text that a spreadsheet would run as a formula gets a leading ``'`` unless not
+    ``neutralise``."""
     if value is None:
         return ""
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
+    text = str(value)
+    if neutralise and isinstance(value, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def table_cell(value: Any) -> str:
+    """One table cell, every non-printable character escaped."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
+        return visible(", ".join(str(item) for item in value))
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
+        return visible(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    return visible(str(value))
 
 
 def write_jsonl(rows: Iterable[BaseModel], stream: TextIO) -> int:
@@ -81,14 +101,16 @@ def write_json(rows: Iterable[BaseModel], stream: TextIO) -> int:
     return count
 
 
-def write_csv(rows: Iterable[BaseModel], model: type[BaseModel], stream: TextIO) -> int:
+def write_csv(
+    rows: Iterable[BaseModel], model: type[BaseModel], stream: TextIO, neutralise: bool = True
+) -> int:
     names = field_names(model)
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(names)
     count = 0
     for row in rows:
         values = row.model_dump(mode="json")
-        writer.writerow([csv_cell(values[name]) for name in names])
+        writer.writerow([csv_cell(values[name], neutralise) for name in names])
         count += 1
     return count
 
@@ -100,7 +122,8 @@ def write_table(
     title: str | None = None,
 ) -> int:
     """A rich table of the given columns (the rows are gathered: tables are for people)."""
-    table = Table(*columns, title=title, show_lines=False, header_style="bold")
+    table = Table(*columns, title=None if title is None else visible(title), show_lines=False,
+                  header_style="bold")
     count = 0
     for row in rows:
         values = row.model_dump(mode="json")
@@ -112,7 +135,8 @@ def write_table(
 
 def write_record(row: BaseModel, stream: TextIO, title: str | None = None) -> None:
     """One row as a two-column field/value table."""
-    table = Table("field", "value", title=title, header_style="bold")
+    table = Table("field", "value", title=None if title is None else visible(title),
+                  header_style="bold")
     for name, value in row.model_dump(mode="json").items():
         table.add_row(name, table_cell(value))
     _console(stream).print(table)
@@ -139,6 +163,6 @@ def write_rows(
         return write_jsonl(rows, stream)
     if output is Format.JSON:
         return write_json(rows, stream)
-    if output is Format.CSV:
-        return write_csv(rows, model, stream)
+    if output in (Format.CSV, Format.CSV_RAW):
+        return write_csv(rows, model, stream, neutralise=output is Format.CSV)
     return write_table(rows, columns or field_names(model), stream, title)

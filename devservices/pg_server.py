@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pwd
@@ -29,7 +30,17 @@ class PostgresLayout:
 
     @classmethod
     def under(cls, state_dir: Path) -> PostgresLayout:
-        return cls(state_dir / "postgres")
+        """The cluster of a state directory: ``<state>/postgres``, or, when root runs it
+        from a state directory the server account cannot reach (a clone inside a home
+        directory of mode 0700), ``~postgres/client-audit/<digest of the state dir>/postgres``;
+        a note in the state directory names that place."""
+        beside = state_dir / "postgres"
+        if os.geteuid() != 0 or _traversable(state_dir):
+            return cls(beside)
+        digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+        relocated = cls(_server_home() / "client-audit" / digest / "postgres")
+        _leave_note(state_dir, relocated.root)
+        return relocated
 
     @property
     def data(self) -> Path:
@@ -81,6 +92,31 @@ def running_postmaster(layout: PostgresLayout) -> Postmaster | None:
     if not is_service_process(pid, str(layout.data)):
         return None
     return Postmaster(pid, port)
+
+
+LOCATION_NOTE = "postgres-location.txt"
+"""In a state directory whose cluster lives elsewhere: where it lives."""
+
+
+def _server_home() -> Path:
+    try:
+        return Path(pwd.getpwnam(SERVER_OS_USER).pw_dir)
+    except KeyError as error:
+        raise DevServiceError(
+            f"running as root needs the OS user {SERVER_OS_USER!r} (created by the "
+            "postgresql package) to run the PostgreSQL server"
+        ) from error
+
+
+def _leave_note(state_dir: Path, root: Path) -> None:
+    note = state_dir / LOCATION_NOTE
+    text = (
+        f"The PostgreSQL cluster of this state directory lives in {root}:\n"
+        f"the {SERVER_OS_USER} account cannot reach {state_dir}.\n"
+    )
+    if not note.exists() or note.read_text() != text:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        note.write_text(text)
 
 
 def prepare_directories(layout: PostgresLayout) -> None:
@@ -198,6 +234,15 @@ def _give_to_server_user(path: Path) -> None:
             "postgresql package) to own the PostgreSQL data directory"
         ) from error
     os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def _traversable(directory: Path) -> bool:
+    """Whether every existing directory from the root down to ``directory`` lets others
+    pass (the server account is "others" to a root-owned tree)."""
+    for ancestor in (directory, *directory.parents):
+        if ancestor.exists() and not ancestor.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
 
 
 def _check_traversable(directory: Path) -> None:

@@ -87,6 +87,7 @@ def save_ports(ports_file: Path, ports: Mapping[str, int]) -> None:
 def write_env(state_dir: Path, service: str, variables: Mapping[str, str]) -> None:
     """Publish a running service's variables and refresh ``<state>/devservices.env``."""
     service_file = state_dir / service / _SERVICE_ENV_FILE
+    service_file.parent.mkdir(parents=True, exist_ok=True)
     service_file.write_text("".join(f"{line}\n" for line in export_lines(variables)))
     _write_combined_env(state_dir)
 

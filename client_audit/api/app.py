@@ -9,7 +9,9 @@ from sqlalchemy import Engine
 
 from client_audit.api import errors, routes_audit, routes_credentials, routes_service
 from client_audit.api.auth import TokenVerifier
-from client_audit.api.metrics import ApiMetrics, MetricsMiddleware
+from client_audit.api.deadline import RequestDeadline
+from client_audit.api.metrics import ApiMetrics, RequestRecorder
+from client_audit.api.throttle import FailedAuthThrottle
 
 DESCRIPTION = """\
 Read-only queries over the client-audit projections: audit trails, uses by source network,
@@ -19,8 +21,20 @@ denied uses, credentials and anomalies. Every `/v1` route needs `Authorization: 
 """
 
 
-def create_app(engine: Engine, tokens: Sequence[str], metrics: ApiMetrics | None = None) -> FastAPI:
-    """The API over ``engine``, accepting the bearer ``tokens`` (none: every query is refused)."""
+def create_app(
+    engine: Engine,
+    tokens: Sequence[str],
+    metrics: ApiMetrics | None = None,
+    *,
+    request_timeout_s: float = 30.0,
+    throttle: FailedAuthThrottle | None = None,
+) -> FastAPI:
+    """The API over ``engine``, accepting the bearer ``tokens`` (none: every query is refused).
+
+    Every request is logged once with secrets redacted, must start its response within
+    ``request_timeout_s`` (its database statements are bounded by the same time), and an
+    address presenting too many refused tokens is throttled.
+    """
     app = FastAPI(
         title="client-audit query API",
         version="1",
@@ -32,9 +46,12 @@ def create_app(engine: Engine, tokens: Sequence[str], metrics: ApiMetrics | None
     app.state.engine = engine
     app.state.metrics = metrics or ApiMetrics()
     app.state.token_verifier = TokenVerifier(tokens)
+    app.state.auth_throttle = throttle or FailedAuthThrottle()
+    app.state.statement_timeout_s = request_timeout_s
     app.include_router(routes_audit.router)
     app.include_router(routes_credentials.router)
     app.include_router(routes_service.router)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestDeadline, seconds=request_timeout_s)
+    app.add_middleware(RequestRecorder, metrics=app.state.metrics)
     errors.install(app)
     return app

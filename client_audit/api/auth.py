@@ -2,7 +2,9 @@
 
 Tokens are compared as SHA-256 digests with :func:`hmac.compare_digest`, against every
 configured token, so neither a token's length nor which token matched shows in the timing.
-Missing, malformed and unknown tokens are all refused with 401 and ``WWW-Authenticate``.
+Missing, malformed and unknown tokens are all refused with 401 and ``WWW-Authenticate``; an
+address that presented too many refused tokens is answered 429 for a while
+(:mod:`client_audit.api.throttle`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from client_audit.api.throttle import FailedAuthThrottle
 
 REALM = "client-audit"
 
@@ -48,13 +52,24 @@ def require_token(
 ) -> None:
     """The FastAPI dependency: returns when the request carries a token the app accepts."""
     verifier: TokenVerifier = request.app.state.token_verifier
+    throttle: FailedAuthThrottle = request.app.state.auth_throttle
+    client = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(client)
+    if wait is not None:
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many refused tokens from this address; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     header = request.headers.get("authorization")
     if header is None:
         raise _refused("a bearer token is required", None)
     match = _BEARER.fullmatch(header)
     if match is None:
+        throttle.failed(client)
         raise _refused("the Authorization header is not 'Bearer <token>'", "invalid_request")
     if not verifier.accepts(match.group(1)):
+        throttle.failed(client)
         raise _refused("the bearer token is not valid", "invalid_token")
 
 

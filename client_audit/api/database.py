@@ -18,9 +18,10 @@ def engine_of(request: Request) -> Engine:
 
 def read_only_connection(request: Request) -> Iterator[Connection]:
     """A connection whose transaction cannot write (PostgreSQL read-only, SQLite query_only)."""
+    timeout_s: float = request.app.state.statement_timeout_s
     with (
         engine_of(request).connect() as connection,
-        backend_of(connection).read_only(connection) as reading,
+        backend_of(connection).read_only(connection, timeout_s) as reading,
     ):
         yield reading
 

@@ -34,6 +34,7 @@ _CODES = {
     405: "method_not_allowed",
     406: "not_acceptable",
     422: "invalid_query",
+    429: "too_many_requests",
     500: "internal_error",
     503: "database_unavailable",
 }
@@ -42,6 +43,8 @@ _PLUS_HINT = " (a '+' in a URL query string means a space: send the offset as %2
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, malformed or unknown bearer token."},
+    429: {"model": ErrorBody,
+          "description": "Too many refused tokens from this address; see Retry-After."},
     422: {"model": ErrorBody, "description": "A query parameter is invalid."},
     503: {"model": ErrorBody, "description": "The database is unavailable."},
 }

@@ -9,6 +9,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from client_audit.api.access_log import log_access
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 UNMATCHED = "<unmatched>"
@@ -33,8 +35,9 @@ class ApiMetrics:
         )
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request by method, route template and status."""
+class RequestRecorder:
+    """Counts and times every HTTP request by method, route template and status, and writes
+    its access-log line (:mod:`client_audit.api.access_log`)."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
@@ -59,8 +62,10 @@ class MetricsMiddleware:
             route = _template(scope.get("route"))
             method = scope.get("method")
             method = method if method in _METHODS else "OTHER"
+            elapsed = time.perf_counter() - started
             self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            log_access(scope, status, elapsed)
 
 
 def _template(route: Any) -> str:

@@ -12,7 +12,14 @@ from client_audit.api.auth import require_token
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, build
 from client_audit.api.models import AuditEntriesPage, CredentialsPage, ErrorBody
-from client_audit.api.params import From, To, UserId, audit_page_request, credential_page_request
+from client_audit.api.params import (
+    CredentialId,
+    From,
+    To,
+    UserId,
+    audit_page_request,
+    credential_page_request,
+)
 from client_audit.api.routes_audit import EventTypes
 from projections.model.credential import CredentialStatus
 from projections.queries import (
@@ -46,6 +53,7 @@ CredentialIdPath = Annotated[
 def credential_filter(
     start: From = None,
     end: To = None,
+    credential_id: CredentialId = None,
     user_id: UserId = None,
     status: Annotated[CredentialStatus | None, Query(description="active, expired or deleted.")]
     = None,
@@ -64,8 +72,9 @@ def credential_filter(
     ] = None,
 ) -> CredentialFilter:
     return build(CredentialFilter, {
-        "from": start, "to": end, "userId": user_id, "status": status, "role": role,
-        "expiringBefore": expiring_before, "unusedSince": unused_since,
+        "from": start, "to": end, "credentialId": credential_id, "userId": user_id,
+        "status": status, "role": role, "expiringBefore": expiring_before,
+        "unusedSince": unused_since,
     })
 
 
@@ -89,14 +98,7 @@ def credentials_list(
 
 
 @router.get(
-    "/credentials/{credentialId}", summary="One credential's current state", responses=NOT_FOUND
-)
-def credential(credential_id: CredentialIdPath, connection: ReadOnlyConnection) -> CredentialRecord:
-    return _existing(connection, credential_id)
-
-
-@router.get(
-    "/credentials/{credentialId}/history",
+    "/credentials/{credentialId:path}/history",
     summary="One credential's full history",
     responses=NOT_FOUND,
 )
@@ -114,3 +116,13 @@ def credential_history(
         "credentialId": credential_id, "from": start, "to": end, "eventType": event_types,
     })
     return AuditEntriesPage.of(audit_trail(connection, query, page))
+
+
+@router.get(
+    "/credentials/{credentialId:path}", summary="One credential's current state",
+    responses=NOT_FOUND,
+)
+def credential(credential_id: CredentialIdPath, connection: ReadOnlyConnection) -> CredentialRecord:
+    """The credential whose id is the rest of the path (percent-encoded; it may hold ``/``).
+    An id that itself ends in ``/history`` is found with ``/v1/credentials?credentialId=``."""
+    return _existing(connection, credential_id)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.project_wiring import run_projector
+from client_audit.display import visible
 from client_audit.report import AuditReport, build_report
 from client_audit.settings import Settings
 from projections.db.engine import create_engine_for
@@ -110,7 +111,7 @@ def _counts_table(title: str, counts: dict[str, int]) -> Table:
     table.add_column("value")
     table.add_column("count", justify="right")
     for key, count in counts.items():
-        table.add_row(key, str(count))
+        table.add_row(visible(key), str(count))
     return table
 
 
@@ -122,7 +123,8 @@ def print_report(console: Console, report: AuditReport) -> None:
     if report.highlighted_credential is None:
         return
     trail = Table(
-        title=f"Audit trail of {report.highlighted_credential} (most anomalous allowed uses)",
+        title=f"Audit trail of {visible(report.highlighted_credential)} "
+        "(most anomalous allowed uses)",
         title_justify="left",
     )
     for column in (
@@ -143,7 +145,7 @@ def print_report(console: Console, report: AuditReport) -> None:
             str(entry["sequence"]),
             entry["occurred_at"].strftime("%Y-%m-%d %H:%M:%S"),
             entry["event_type"],
-            entry["actor_id"],
+            visible(entry["actor_id"]),
             entry["source_ip"] or "",
             outcome,
             ", ".join(entry["anomalies"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -13,7 +14,9 @@ from client_audit.cli.context import settings_of
 from client_audit.cli.kafka_wiring import open_publisher
 from client_audit.cli.params import ACTOR, INSTANT
 from producer.errors import ProducerError
-from schemas.errors import InvalidEventError, Problem
+from schemas.codec import EventCodec
+from schemas.errors import EncodeError, InvalidEventError, Problem
+from schemas.limits import EVENT_MAX_BYTES
 from schemas.models import EVENT_CLASSES, EventType, LifecycleEvent
 
 
@@ -258,20 +261,96 @@ def jsonl(ctx: click.Context, /, source: IO[str]) -> None:
         ctx.exit(1)
 
 
-def parse_lines(source: IO[str]) -> tuple[list[LifecycleEvent], list[tuple[int, str]]]:
-    """Valid events in order, and (line number, reason) for every line that is not one."""
+LINE_MAX = 4 * EVENT_MAX_BYTES
+"""Characters of one JSON line read (an event's JSON is larger than its Avro encoding)."""
+
+NESTING_MAX = 32
+"""Deepest nesting of JSON arrays and objects in a line (an event needs four)."""
+
+
+def parse_lines(
+    source: IO[str], codec: EventCodec | None = None
+) -> tuple[list[LifecycleEvent], list[tuple[int, str]]]:
+    """Valid events in order, and (line number, reason) for every line that is not one.
+
+    A line longer than :data:`LINE_MAX` is reported and skipped without being held whole in
+    memory; so is a line nested deeper than :data:`NESTING_MAX`, and an event larger than
+    the contract's encoded size.
+    """
+    codec = codec or EventCodec()
     events: list[LifecycleEvent] = []
     bad: list[tuple[int, str]] = []
-    for number, line in enumerate(source, start=1):
+    for number, line, length in _bounded_lines(source):
+        if line is None:
+            bad.append((number, f"line of {length:,} characters is longer than the "
+                                f"{LINE_MAX:,}-character limit"))
+            continue
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("a line must be a JSON object")
-            events.append(build_event(record))
-        except json.JSONDecodeError as exc:
-            bad.append((number, f"not JSON: {exc}"))
-        except (InvalidEventError, ValueError) as exc:
+            events.append(_parse_line(line, codec))
+        except (InvalidEventError, EncodeError, ValueError) as exc:
             bad.append((number, str(exc)))
     return events, bad
+
+
+def _parse_line(line: str, codec: EventCodec) -> LifecycleEvent:
+    depth = _nesting(line)
+    if depth > NESTING_MAX:
+        raise ValueError(f"JSON nested {depth} deep; at most {NESTING_MAX} levels are read")
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"JSON nested too deep (more than {NESTING_MAX} levels)") from None
+    if not isinstance(record, dict):
+        raise ValueError("a line must be a JSON object")
+    event = build_event(record)
+    codec.encode(event)
+    return event
+
+
+def _nesting(line: str) -> int:
+    """The deepest bracket nesting outside JSON strings (an upper bound of the JSON's)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for character in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > NESTING_MAX:
+                return deepest
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
+def _bounded_lines(source: IO[str]) -> Iterator[tuple[int, str | None, int]]:
+    """(number, line, length) of each line; the line is None when longer than LINE_MAX,
+    and the rest of it is read and dropped in pieces."""
+    number = 0
+    while True:
+        line = source.readline(LINE_MAX + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) <= LINE_MAX or line.endswith("\n"):
+            yield number, line, len(line)
+            continue
+        length = len(line)
+        while not line.endswith("\n"):
+            line = source.readline(LINE_MAX)
+            if not line:
+                break
+            length += len(line)
+        yield number, None, length

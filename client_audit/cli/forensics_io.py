@@ -38,7 +38,8 @@ def format_option(command: Callable[..., Any]) -> Callable[..., Any]:
         "--format",
         "output",
         type=click.Choice([member.value for member in Format], case_sensitive=False),
-        help="table, json, jsonl or csv [default: table on a terminal, else jsonl].",
+        help="table, json, jsonl, csv (formulas neutralised) or csv-raw [default: table on a "
+             "terminal, else jsonl].",
     )(command)
 
 

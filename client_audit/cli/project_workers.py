@@ -85,6 +85,7 @@ def _sum(parts: list[dict[str, Any]]) -> ProjectorReport:
         total.applied += part["applied"]
         total.duplicates += part["duplicates"]
         total.dead_lettered += part["dead_lettered"]
+        total.refused_by_store += part["refused_by_store"]
         total.batches += part["batches"]
         total.anomalies.update(Counter(part["anomalies"]))
         total.elapsed_s = max(total.elapsed_s, part["elapsed_s"])

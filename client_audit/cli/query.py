@@ -80,8 +80,8 @@ def _output(command: Callable[..., Any]) -> Callable[..., Any]:
                            help=f"Most rows to print [default: all; {TABLE_LIMIT} for a table].")(
         command)
     return click.option("--format", "output", type=_choice(Format),
-                        help="table, json, jsonl or csv [default: table on a terminal, "
-                             "else jsonl].")(command)
+                        help="table, json, jsonl, csv (formulas neutralised) or csv-raw "
+                             "[default: table on a terminal, else jsonl].")(command)
 
 
 def _option_name(parameter: str) -> str:
@@ -239,6 +239,7 @@ def denied(ctx: click.Context, network: str | None, credential_id: str | None,
 
 
 @query.command()
+@click.option("--credential-id", help="Only this credential.")
 @click.option("--user-id", help="Only credentials of this owner.")
 @click.option("--status", type=_choice(CredentialStatus), help="active, expired or deleted.")
 @click.option("--role", help="Only credentials holding this scoped role.")
@@ -248,14 +249,16 @@ def denied(ctx: click.Context, network: str | None, credential_id: str | None,
 @_window
 @_output
 @click.pass_context
-def credentials(ctx: click.Context, user_id: str | None, status: str | None, role: str | None,
+def credentials(ctx: click.Context, credential_id: str | None, user_id: str | None,
+                status: str | None, role: str | None,
                 expiring_before: datetime | None, unused_since: datetime | None,
                 start: datetime | None, end: datetime | None, output: str | None,
                 limit: int | None) -> None:
     """Credentials by owner, status, scoped role, expiry and last use (--from/--to bound
     the creation instant)."""
     query_filter = _build(CredentialFilter, {
-        "userId": user_id, "status": status, "role": role, "expiringBefore": expiring_before,
+        "credentialId": credential_id, "userId": user_id, "status": status, "role": role,
+        "expiringBefore": expiring_before,
         "unusedSince": unused_since, "from": start, "to": end,
     })
     with _connection(ctx) as connection:
@@ -311,7 +314,7 @@ def credential(ctx: click.Context, credential_id: str, history: bool,
     chosen = Format(output) if output else default_format(sys.stdout)
     if history and output is None and chosen is Format.JSONL:
         chosen = Format.JSON
-    if history and chosen in (Format.JSONL, Format.CSV):
+    if history and chosen in (Format.JSONL, Format.CSV, Format.CSV_RAW):
         raise click.UsageError(
             f"--format {chosen.value} holds one kind of row: add --no-history for the state, "
             "or use `client-audit query trail --credential-id ID` for the history"

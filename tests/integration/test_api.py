@@ -245,6 +245,7 @@ def test_the_api_cannot_write(client: TestClient, history_engine: sa.Engine) -> 
         class app:  # noqa: N801 - mimics request.app
             class state:  # noqa: N801 - mimics request.app.state
                 engine = history_engine
+                statement_timeout_s = 5.0
 
     connections = read_only_connection(_Request())  # type: ignore[arg-type]
     assert isinstance(connections, Generator)

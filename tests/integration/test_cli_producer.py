@@ -369,3 +369,40 @@ def test_emit_jsonl_from_stdin_with_only_good_lines_exits_zero(
     assert "published 5 events; rejected 0 lines" in result.stderr
     decoded = {CODEC.decode(m.value) for m in consume_all(kafka_bootstrap_servers, topic)}
     assert decoded == set(events)
+
+
+def test_emit_jsonl_reports_hostile_lines_by_number_and_still_publishes_the_good_ones(
+    kafka_bootstrap_servers: str, topic: str, tmp_path: Path
+) -> None:
+    """A line nested 100,000 deep, a 50 MB line, an event over the size limit and a NUL in a
+    display name are each reported with their number; the good lines around them go out."""
+    good = [build_used(credential_id=f"cred-hostile-{n}", sequence=1) for n in range(3)]
+    huge_roles = json.loads(_line(build_created(credential_id="cred-huge")))
+    huge_roles["credential"]["scopedRoles"] = [f"{n:04d}" + "r" * 250 for n in range(5000)]
+    nul = json.loads(_line(build_created(credential_id="cred-nul")))
+    nul["credential"]["displayName"] = "evil\u0000name"
+    source = tmp_path / "hostile.jsonl"
+    with source.open("w", encoding="utf-8") as out:
+        out.write(_line(good[0]) + "\n")  # 1
+        out.write("[" * 100_000 + "]" * 100_000 + "\n")  # 2
+        out.write('{"a": "' + "x" * (50 * 1024 * 1024) + '"}\n')  # 3
+        out.write(_line(good[1]) + "\n")  # 4
+        out.write(json.dumps(huge_roles) + "\n")  # 5
+        out.write(json.dumps(nul) + "\n")  # 6
+        out.write(_line(good[2]) + "\n")  # 7
+    result = run_cli(kafka_bootstrap_servers, topic, "emit", "jsonl", str(source))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    reported = {
+        int(line.split(":", 1)[0].removeprefix("line ")): line
+        for line in result.stderr.splitlines()
+        if line.startswith("line ")
+    }
+    assert sorted(reported) == [2, 3, 5, 6]
+    assert "nested 33 deep" in reported[2]
+    assert "longer than the 4,194,304-character limit" in reported[3]
+    assert "larger than the contract's 1,048,576-byte limit" in reported[5]
+    assert "credential.displayName: must not contain" in reported[6]
+    assert "published 3 events; rejected 4 lines" in result.stderr
+    decoded = [CODEC.decode(m.value) for m in consume_all(kafka_bootstrap_servers, topic)]
+    assert decoded == good

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,7 @@ from kafka import KafkaAdminClient
 from devservices import kafka, postgres
 from devservices.exports import DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, TEST_DATABASE_URL
 from devservices.pg_provision import libpq_url
+from devservices.pg_server import LOCATION_NOTE, PostgresLayout
 from devservices.state import STATE_DIR_ENV, default_state_dir
 
 pytestmark = pytest.mark.integration
@@ -102,3 +105,31 @@ def test_start_with_addresses_in_the_environment_starts_nothing(tmp_path: Path) 
     ]
     assert not (tmp_path / "kafka").exists()
     assert not (tmp_path / "postgres").exists()
+
+
+def test_postgres_runs_from_a_state_dir_its_account_cannot_reach(tmp_path: Path) -> None:
+    """A clone inside root's own 0700 home: as root the cluster moves under the server
+    account's home and the state dir says where; otherwise it stays beside the state."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    home.chmod(0o700)
+    state = home / "clone" / ".local"
+    urls = postgres.ensure_running(state)
+    layout = PostgresLayout.under(state)
+    try:
+        with psycopg.connect(libpq_url(urls.test_url)) as connection:
+            assert connection.execute("SELECT current_database()").fetchone() == (
+                "client_audit_test",
+            )
+        if os.geteuid() == 0:
+            assert not layout.root.is_relative_to(home)
+            assert layout.root.is_relative_to(Path(pwd.getpwnam("postgres").pw_dir))
+            assert str(layout.root) in (state / LOCATION_NOTE).read_text()
+        else:
+            assert layout.root == state / "postgres"
+        assert postgres.status(state).answering
+    finally:
+        postgres.stop(state)
+    assert not postgres.status(state).running
+    if layout.root != state / "postgres":
+        shutil.rmtree(layout.root.parent)

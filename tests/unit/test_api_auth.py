@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from client_audit.api import create_app
 from client_audit.api.auth import TokenVerifier
+from client_audit.api.throttle import FailedAuthThrottle
 from projections.db.engine import create_engine_for
 from projections.db.migrate import upgrade
 
@@ -22,7 +23,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     path: Path = tmp_path_factory.mktemp("auth") / "audit.db"
     upgrade(f"sqlite:///{path}")
     engine = create_engine_for(f"sqlite:///{path}")
-    with TestClient(create_app(engine, TOKENS), raise_server_exceptions=False) as client:
+    unthrottled = FailedAuthThrottle(limit=10**9)  # throttling: tests/unit/test_api_throttle.py
+    app = create_app(engine, TOKENS, throttle=unthrottled)
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client
     engine.dispose()
 
