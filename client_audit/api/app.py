@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from client_audit.api import errors, routes_audit, routes_credentials, routes_service
+from client_audit.api import (
+    errors,
+    routes_audit,
+    routes_credentials,
+    routes_search,
+    routes_service,
+)
 from client_audit.api.auth import TokenVerifier
 from client_audit.api.deadline import RequestDeadline
 from client_audit.api.metrics import ApiMetrics, RequestRecorder
@@ -50,6 +56,7 @@ def create_app(
     app.state.statement_timeout_s = request_timeout_s
     app.include_router(routes_audit.router)
     app.include_router(routes_credentials.router)
+    app.include_router(routes_search.router)
     app.include_router(routes_service.router)
     app.add_middleware(RequestDeadline, seconds=request_timeout_s)
     app.add_middleware(RequestRecorder, metrics=app.state.metrics)

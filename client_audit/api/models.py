@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from projections.queries import AuditEntry, CredentialRecord, Page
+from projections.queries.saved_searches import SavedSearch
 
 
 class _Body(BaseModel):
@@ -51,9 +52,19 @@ class Health(_Body):
     database: Literal["ok", "unavailable"]
 
 
+class SavedSearchesBody(_Body):
+    """Every saved search, by name (``query`` is the text of the search language)."""
+
+    searches: list[SavedSearch]
+
+
 class ProblemBody(_Body):
     parameter: str = Field(description="The query parameter at fault; empty for the whole query.")
     message: str
+    column: int | None = Field(
+        default=None,
+        description="For a search query (q): the 1-based column of the offending term.",
+    )
 
 
 class ErrorBody(_Body):

@@ -23,7 +23,10 @@ from tests.migration_support import revision_module
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"credentials", "audit_log", "consumer_positions", "audit_chain_heads"}
+TABLES = {
+    "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "saved_searches",
+    "log_verifications",
+}
 
 INDEXES = {
     "credentials": {
@@ -39,6 +42,8 @@ INDEXES = {
         "ix_audit_log_actor_occurred": ["actor_id", "occurred_at"],
         "ix_audit_log_anomaly_occurred": ["is_anomaly", "occurred_at"],
         "ix_audit_log_credential_sequence": ["credential_id", "sequence"],
+        "ix_audit_log_client_occurred": ["client_id", "occurred_at"],
+        "ix_audit_log_correlation_occurred": ["correlation_id", "occurred_at"],
     },
 }
 
@@ -57,7 +62,7 @@ def test_upgrade_an_empty_database_to_head(
     monkeypatch.chdir(tmp_path)
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0003"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0007"
     assert inspect_tables(database_url) == TABLES | {"alembic_version"}
 
 
