@@ -21,7 +21,8 @@ from client_audit.api.throttle import FailedAuthThrottle
 
 DESCRIPTION = """\
 Read-only queries over the client-audit projections: audit trails, uses by source network,
-denied uses, credentials and anomalies. Every `/v1` route needs `Authorization: Bearer
+denied uses, credentials, anomalies, and one search language over the audit log
+(`/v1/search?q=`). Every `/v1` route needs `Authorization: Bearer
 <token>`; `/healthz`, `/metrics` and this document are open. Instants carry an offset
 (`Z`, or `%2B01:00` in a URL); pages are walked with the opaque `nextCursor`.
 """

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.forensics_io import Printed, format_option, print_rows, reading
 from consumer.errors import ConsumerError
 from consumer.log_check import PartitionCheck, check_against_topic
+from projections.chain.records import VerificationRecord, record_verification
 from projections.chain.verify import PartitionVerdict, verify_chains
+from projections.db.engine import create_engine_for
 
 INTACT = "intact"
 
@@ -75,9 +79,12 @@ def _kafka_row(check: PartitionCheck) -> LogVerdict:
 @click.option("--against-kafka", is_flag=True,
               help="Also read the lifecycle topic and check every audit row against the message "
                    "at its offset, and that every valid event there has a row.")
+@click.option("--record/--no-record", default=True, show_default=True,
+              help="Keep the outcome in the database (the console's integrity page shows the "
+                   "latest).")
 @format_option
 @click.pass_context
-def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> None:
+def verify_log(ctx: click.Context, against_kafka: bool, record: bool, output: str | None) -> None:
     """Check that the stored audit log was not altered: walk each partition's hash chain in
     offset order, recompute every row's hash, and report the first altered, removed or
     inserted row of each partition.
@@ -86,9 +93,11 @@ def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> N
     (up to the projection's stored position). One row per partition and check; headHash is
     the chain hash of an intact partition's last row, worth recording elsewhere: a later
     run that ends on another hash for the same last offset means the log was rewritten.
-    Exits 1 when anything does not hold.
+    Exits 1 when anything does not hold. The outcome is recorded in the database unless
+    --no-record (a database that cannot be written is reported, and the exit status stays).
     """
     settings = settings_of(ctx)
+    checked_at = datetime.now(UTC)
     with reading(settings.database_url, "projection") as connection:
         verdicts = [_chain_row(verdict) for verdict in verify_chains(connection)]
         if against_kafka:
@@ -102,6 +111,11 @@ def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> N
             verdicts += [_kafka_row(check) for check in checks]
     print_rows(verdicts, LogVerdict, output, COLUMNS, title="audit log verification")
     broken = [verdict for verdict in verdicts if verdict.result != INTACT]
+    if record:
+        _record(settings.database_url, VerificationRecord(
+            checked_at, against_kafka, len(verdicts), len(broken),
+            [verdict.model_dump(mode="json") for verdict in verdicts],
+        ))
     click.echo(
         f"{len(verdicts) - len(broken)} of {len(verdicts)} partition checks intact"
         + (f"; {len(broken)} broken" if broken else ""),
@@ -109,3 +123,15 @@ def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> N
     )
     if broken:
         sys.exit(1)
+
+
+def _record(database_url: str, outcome: VerificationRecord) -> None:
+    """Keep the outcome; a database that refuses the write is reported on stderr."""
+    engine = create_engine_for(database_url)
+    try:
+        record_verification(engine, outcome)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        click.echo(f"the outcome was not recorded: {first}", err=True)
+    finally:
+        engine.dispose()
