@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -19,6 +20,12 @@ class _Body(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
     )
+
+
+def json_body(body: BaseModel) -> Response:
+    """``body`` as a JSON response, serialised once by pydantic (routes declare the model as
+    their ``response_model`` for the OpenAPI document, and skip FastAPI's second pass)."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 class AuditEntriesPage(_Body):

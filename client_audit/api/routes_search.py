@@ -6,11 +6,12 @@ from typing import Annotated
 
 import pydantic
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from client_audit.api.auth import require_token
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, InvalidQueryError
-from client_audit.api.models import AuditEntriesPage, SavedSearchesBody
+from client_audit.api.models import AuditEntriesPage, SavedSearchesBody, json_body
 from client_audit.api.params import Cursor, Limit
 from projections.queries import DEFAULT_LIMIT, AuditPageRequest
 from projections.queries.problems import problems_of
@@ -63,15 +64,16 @@ def search_page(
         raise InvalidQueryError(problems_of(exc)) from None
 
 
-@router.get("/search", summary="Search the audit log with one query string")
+@router.get("/search", summary="Search the audit log with one query string",
+            response_model=AuditEntriesPage)
 def search_entries(
     query: Annotated[SearchFilter, Depends(parsed_search)],
     page: Annotated[AuditPageRequest, Depends(search_page)],
     connection: ReadOnlyConnection,
-) -> AuditEntriesPage:
+) -> Response:
     """Audit entries the query selects, newest first unless `sort:oldest`; the same language
     as `client-audit search` and the console. Pages are walked with `nextCursor`."""
-    return AuditEntriesPage.of(search(connection, query, page))
+    return json_body(AuditEntriesPage.of(search(connection, query, page)))
 
 
 @router.get("/searches", summary="Saved searches")
