@@ -40,7 +40,7 @@ LANGUAGE = "\n".join(
 )
 
 
-def parsed(query: str, what: str = "QUERY") -> SearchFilter:
+def parsed(query: str, what: str = "TERMS") -> SearchFilter:
     """The filter of ``query``; a usage error (exit 2) naming each offending term."""
     try:
         return parse_search(query)
@@ -57,29 +57,33 @@ def _valid_name(_ctx: click.Context, param: click.Parameter, value: str | None) 
 
 @click.command(
     "search",
+    context_settings={"ignore_unknown_options": True},
     epilog="Qualifiers (repeat one for OR, prefix - to negate, quote values with spaces):\n\n"
     "\b\n" + LANGUAGE,
 )
-@click.argument("query", required=False, default="")
+@click.argument("terms", nargs=-1)
 @click.option("--saved", "saved_name", callback=_valid_name,
               help="Run the search saved under this name instead of QUERY.")
 @click.option("--limit", type=click.IntRange(min=1),
               help="Most rows to print [default: all; 100 for a table].")
 @format_option
 @click.pass_context
-def search_command(ctx: click.Context, query: str, saved_name: str | None, limit: int | None,
-                   output: str | None) -> None:
-    """Search the audit log: QUERY is qualifiers and free words, e.g.
+def search_command(ctx: click.Context, terms: tuple[str, ...], saved_name: str | None,
+                   limit: int | None, output: str | None) -> None:
+    """Search the audit log: TERMS are qualifiers and free words, e.g.
 
-    client-audit search 'user:alice type:USED -outcome:ALLOWED after:2026-01-05T00:00:00Z'
+    client-audit search user:alice type:USED -outcome:ALLOWED after:2026-01-05T00:00:00Z
 
-    Free words match the credential's display name (ASCII letters in either case). Newest
-    first unless sort:oldest. Every instant needs an offset (Z or +hh:mm).
+    The terms may also come as one quoted argument (a value with spaces needs its own
+    double quotes inside: '"my laptop"'); after -- every argument is a term. Free words
+    match the credential's display name (ASCII letters in either case). Newest first
+    unless sort:oldest. Every instant needs an offset (Z or +hh:mm).
     """
+    query = " ".join(terms)
     with query_connection(ctx) as connection:
         if saved_name is not None:
             if query:
-                raise click.UsageError("give QUERY or --saved, not both")
+                raise click.UsageError("give TERMS or --saved, not both")
             found = saved_search(connection, saved_name)
             if found is None:
                 raise click.ClickException(f"no search is saved as {saved_name!r}")

@@ -37,8 +37,10 @@ def shell_word(text: str) -> str:
 
 
 def cli_command(query: str) -> str:
-    """``client-audit search QUERY`` for ``query``."""
-    return f"client-audit search {shell_word(query)}"
+    """``client-audit search QUERY`` for ``query`` (after ``--`` when it starts with ``-``,
+    so that it is never read as an option)."""
+    separator = "-- " if query.startswith("-") else ""
+    return f"client-audit search {separator}{shell_word(query)}"
 
 
 def curl_command(base_url: str, query: str) -> str:
