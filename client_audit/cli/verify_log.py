@@ -95,7 +95,7 @@ def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> N
             try:
                 checks = check_against_topic(
                     connection, settings.kafka_bootstrap_servers, settings.lifecycle_topic,
-                    settings.delivery_timeout_s,
+                    settings.delivery_timeout_s, settings.kafka_client_options(),
                 )
             except ConsumerError as exc:
                 raise click.ClickException(str(exc)) from None
