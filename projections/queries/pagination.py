@@ -14,8 +14,10 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BeforeValidator, Field
 
 from projections.queries.cursors import (
+    AccessCursor,
     AuditCursor,
     CredentialCursor,
+    decode_access_cursor,
     decode_audit_cursor,
     decode_credential_cursor,
 )
@@ -41,6 +43,14 @@ class AuditPageRequest(PageRequest):
 
     cursor: Annotated[AuditCursor | None, BeforeValidator(
         lambda value: None if value is None else decode_audit_cursor(value)
+    )] = None
+
+
+class AccessPageRequest(PageRequest):
+    """Which page of the access log: at most ``limit``, after the cursor's position."""
+
+    cursor: Annotated[AccessCursor | None, BeforeValidator(
+        lambda value: None if value is None else decode_access_cursor(value)
     )] = None
 
 

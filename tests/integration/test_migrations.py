@@ -23,7 +23,10 @@ from tests.migration_support import revision_module
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"credentials", "audit_log", "consumer_positions", "audit_chain_heads"}
+TABLES = {
+    "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "api_tokens",
+    "access_log", "access_chain_head",
+}
 
 INDEXES = {
     "credentials": {
@@ -39,6 +42,10 @@ INDEXES = {
         "ix_audit_log_actor_occurred": ["actor_id", "occurred_at"],
         "ix_audit_log_anomaly_occurred": ["is_anomaly", "occurred_at"],
         "ix_audit_log_credential_sequence": ["credential_id", "sequence"],
+    },
+    "access_log": {
+        "ix_access_log_at": ["at"],
+        "ix_access_log_token_name_at": ["token_name", "at"],
     },
 }
 
@@ -57,7 +64,7 @@ def test_upgrade_an_empty_database_to_head(
     monkeypatch.chdir(tmp_path)
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0003"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0006"
     assert inspect_tables(database_url) == TABLES | {"alembic_version"}
 
 
