@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from client_audit.api.auth import require_token
+from client_audit.api.access_record import Recorded
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, build
 from client_audit.api.models import AuditEntriesPage
 from client_audit.api.params import CredentialId, From, To, UserId, audit_page_request
+from client_audit.api.scopes import requires
+from projections.model.access import Scope
 from projections.model.anomalies import Anomaly
 from projections.queries import (
     AnomalyFilter,
@@ -27,7 +29,7 @@ from schemas.models import DenialReason, EventType, UseOutcome
 router = APIRouter(
     prefix="/v1",
     tags=["audit log"],
-    dependencies=[Depends(require_token)],
+    dependencies=[requires(Scope.READ_AUDIT_LOG)],
     responses=ERROR_RESPONSES,
 )
 
@@ -115,9 +117,10 @@ def trail(
     query: Annotated[TrailFilter, Depends(trail_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> AuditEntriesPage:
     """Audit entries in position order; every filter given must match."""
-    return AuditEntriesPage.of(audit_trail(connection, query, page))
+    return AuditEntriesPage.of(audit_trail(connection, query, page), record)
 
 
 @router.get("/uses", summary="Uses from an address or network")
@@ -125,10 +128,11 @@ def list_uses(
     query: Annotated[UsesFilter, Depends(uses_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> AuditEntriesPage:
     """Uses (allowed and denied) in position order. An IPv4 network also matches the
     IPv4-mapped IPv6 form of its addresses."""
-    return AuditEntriesPage.of(uses(connection, query, page))
+    return AuditEntriesPage.of(uses(connection, query, page), record)
 
 
 @router.get("/uses/denied", summary="Denied uses, with the reason")
@@ -136,9 +140,10 @@ def list_denied(
     query: Annotated[UsesFilter, Depends(denied_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> AuditEntriesPage:
     """Denied uses in position order; ``denialReason`` says why each was refused."""
-    return AuditEntriesPage.of(uses(connection, query, page))
+    return AuditEntriesPage.of(uses(connection, query, page), record)
 
 
 @router.get("/anomalies", summary="Anomalies in a window")
@@ -146,6 +151,7 @@ def list_anomalies(
     query: Annotated[AnomalyFilter, Depends(anomaly_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> AuditEntriesPage:
     """Flagged audit entries in position order (``anomalies`` lists each entry's flags)."""
-    return AuditEntriesPage.of(anomalies(connection, query, page))
+    return AuditEntriesPage.of(anomalies(connection, query, page), record)

@@ -7,11 +7,13 @@ gaps and every row links to the one before it.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from projections.access.errors import AccessLogError
+from projections.access.tokens import TokenRecord, mark_used
 from projections.chain.access_hashing import access_chain_hash
 from projections.chain.access_verify import ACCESS_CHAIN
+from projections.db.engine import write_transaction
 from projections.db.tables import access_chain_head, access_log
 from projections.model.access import AccessEntry
 
@@ -48,3 +50,20 @@ def append_access(connection: Connection, entry: AccessEntry) -> int:
         .values(last_position=position, chain_hash=chained, length=head.length + 1)
     )
     return position
+
+
+class AccessLogWriter:
+    """Appends access entries through its own engine (the access-log writer's role), one
+    transaction per entry, together with the token's last use when one is due."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def append(self, entry: AccessEntry, token: TokenRecord | None = None) -> int:
+        """Append ``entry``; also mark the use of ``token`` (a stored token) when its last
+        recorded use is over a minute old. Its position."""
+        with write_transaction(self.engine) as connection:
+            position = append_access(connection, entry)
+            if token is not None and token.use_worth_marking(entry.at):
+                mark_used(connection, token.name, entry.at)
+        return position
