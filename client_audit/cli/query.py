@@ -29,6 +29,7 @@ from projections.model.anomalies import Anomaly
 from projections.model.credential import CredentialStatus
 from projections.queries import (
     MAX_LIMIT,
+    AccessPageRequest,
     AnomalyFilter,
     AuditEntry,
     AuditPageRequest,
@@ -67,7 +68,7 @@ def _choice(values: type[Any]) -> click.Choice[str]:
     return click.Choice([member.value for member in values], case_sensitive=False)
 
 
-def _window(command: Callable[..., Any]) -> Callable[..., Any]:
+def window_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--to", "end", type=INSTANT,
                            help="Exclusive end, ISO-8601 with offset.")(command)
     return click.option("--from", "start", type=INSTANT,
@@ -75,7 +76,7 @@ def _window(command: Callable[..., Any]) -> Callable[..., Any]:
         command)
 
 
-def _output(command: Callable[..., Any]) -> Callable[..., Any]:
+def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--limit", type=click.IntRange(min=1),
                            help=f"Most rows to print [default: all; {TABLE_LIMIT} for a table].")(
         command)
@@ -91,7 +92,7 @@ def _option_name(parameter: str) -> str:
     return f"--{kebab}"
 
 
-def _build(model: type[Model], values: dict[str, Any]) -> Model:
+def build_filter(model: type[Model], values: dict[str, Any]) -> Model:
     """Validate options into a filter; a refusal is a usage error naming the options."""
     given = {name: value for name, value in values.items() if value not in (None, ())}
     try:
@@ -104,7 +105,7 @@ def _build(model: type[Model], values: dict[str, Any]) -> Model:
 
 
 @contextmanager
-def _connection(ctx: click.Context) -> Iterator[Connection]:
+def query_connection(ctx: click.Context) -> Iterator[Connection]:
     url = make_url(settings_of(ctx).database_url)
     shown = url.render_as_string(hide_password=True)
     in_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
@@ -121,9 +122,9 @@ def _connection(ctx: click.Context) -> Iterator[Connection]:
         engine.dispose()
 
 
-def _emit(
+def emit_rows(
     fetch: Callable[[Any], Page[Model]],
-    first: AuditPageRequest | CredentialPageRequest,
+    first: AuditPageRequest | CredentialPageRequest | AccessPageRequest,
     model: type[Model],
     output: str | None,
     limit: int | None,
@@ -172,19 +173,19 @@ def query() -> None:
 @click.option("--actor-id", help="Only events caused by this actor (user or system id).")
 @click.option("--event-type", "event_types", multiple=True, type=_choice(EventType),
               help="Only these event types (repeatable).")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def trail(ctx: click.Context, credential_id: str | None, user_id: str | None,
           actor_id: str | None, event_types: tuple[str, ...], start: datetime | None,
           end: datetime | None, output: str | None, limit: int | None) -> None:
     """The audit trail of a credential, an owner or an actor (every filter given must match)."""
-    query_filter = _build(TrailFilter, {
+    query_filter = build_filter(TrailFilter, {
         "credentialId": credential_id, "userId": user_id, "actorId": actor_id,
         "eventType": event_types, "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(audit_trail, connection, query_filter), _audit_first(), AuditEntry,
+    with query_connection(ctx) as connection:
+        emit_rows(partial(audit_trail, connection, query_filter), _audit_first(), AuditEntry,
               output, limit, AUDIT_COLUMNS, "audit trail")
 
 
@@ -203,38 +204,38 @@ def _uses_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @query.command("uses")
 @_uses_options
 @click.option("--outcome", type=_choice(UseOutcome), help="ALLOWED or DENIED.")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def uses_command(ctx: click.Context, network: str | None, credential_id: str | None,
                  user_id: str | None, reasons: tuple[str, ...], outcome: str | None,
                  start: datetime | None, end: datetime | None, output: str | None,
                  limit: int | None) -> None:
     """Every use from an address or network (IPv4 networks also match IPv4-mapped IPv6)."""
-    query_filter = _build(UsesFilter, {
+    query_filter = build_filter(UsesFilter, {
         "network": network, "credentialId": credential_id, "userId": user_id,
         "reason": reasons, "outcome": outcome, "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(uses, connection, query_filter), _audit_first(), AuditEntry, output,
+    with query_connection(ctx) as connection:
+        emit_rows(partial(uses, connection, query_filter), _audit_first(), AuditEntry, output,
               limit, AUDIT_COLUMNS, "uses")
 
 
 @query.command()
 @_uses_options
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def denied(ctx: click.Context, network: str | None, credential_id: str | None,
            user_id: str | None, reasons: tuple[str, ...], start: datetime | None,
            end: datetime | None, output: str | None, limit: int | None) -> None:
     """Every denied use, with its reason."""
-    query_filter = _build(UsesFilter, {
+    query_filter = build_filter(UsesFilter, {
         "network": network, "credentialId": credential_id, "userId": user_id,
         "reason": reasons, "outcome": UseOutcome.DENIED.value, "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(uses, connection, query_filter), _audit_first(), AuditEntry, output,
+    with query_connection(ctx) as connection:
+        emit_rows(partial(uses, connection, query_filter), _audit_first(), AuditEntry, output,
               limit, AUDIT_COLUMNS, "denied uses")
 
 
@@ -246,8 +247,8 @@ def denied(ctx: click.Context, network: str | None, credential_id: str | None,
 @click.option("--expiring-before", type=INSTANT, help="Expiry before this instant.")
 @click.option("--unused-since", type=INSTANT,
               help="No allowed use at or after this instant (never used included).")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def credentials(ctx: click.Context, credential_id: str | None, user_id: str | None,
                 status: str | None, role: str | None,
@@ -256,13 +257,13 @@ def credentials(ctx: click.Context, credential_id: str | None, user_id: str | No
                 limit: int | None) -> None:
     """Credentials by owner, status, scoped role, expiry and last use (--from/--to bound
     the creation instant)."""
-    query_filter = _build(CredentialFilter, {
+    query_filter = build_filter(CredentialFilter, {
         "credentialId": credential_id, "userId": user_id, "status": status, "role": role,
         "expiringBefore": expiring_before,
         "unusedSince": unused_since, "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(list_credentials, connection, query_filter),
+    with query_connection(ctx) as connection:
+        emit_rows(partial(list_credentials, connection, query_filter),
               CredentialPageRequest(limit=MAX_LIMIT), CredentialRecord, output, limit,
               CREDENTIAL_COLUMNS, "credentials")
 
@@ -272,20 +273,20 @@ def credentials(ctx: click.Context, credential_id: str | None, user_id: str | No
               help="Only entries with any of these flags (repeatable) [default: any flag].")
 @click.option("--credential-id", help="Only this credential.")
 @click.option("--user-id", help="Only credentials of this owner.")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def anomalies_command(ctx: click.Context, kinds: tuple[str, ...], credential_id: str | None,
                       user_id: str | None, start: datetime | None, end: datetime | None,
                       output: str | None, limit: int | None) -> None:
     """Anomalies in a window: uses after deletion or expiry, outside allowed CIDRs,
     sequence gaps, ..."""
-    query_filter = _build(AnomalyFilter, {
+    query_filter = build_filter(AnomalyFilter, {
         "kind": kinds, "credentialId": credential_id, "userId": user_id,
         "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(anomalies, connection, query_filter), _audit_first(), AuditEntry,
+    with query_connection(ctx) as connection:
+        emit_rows(partial(anomalies, connection, query_filter), _audit_first(), AuditEntry,
               output, limit, AUDIT_COLUMNS, "anomalies")
 
 
@@ -295,8 +296,8 @@ def anomalies_command(ctx: click.Context, kinds: tuple[str, ...], credential_id:
               help="Also print the credential's audit entries.")
 @click.option("--event-type", "event_types", multiple=True, type=_choice(EventType),
               help="Only these event types in the history (repeatable).")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def credential(ctx: click.Context, credential_id: str, history: bool,
                event_types: tuple[str, ...], start: datetime | None, end: datetime | None,
@@ -308,7 +309,7 @@ def credential(ctx: click.Context, credential_id: str, history: bool,
     so they need --no-history (the state); use `query trail --credential-id` for the
     history alone.
     """
-    query_filter = _build(TrailFilter, {
+    query_filter = build_filter(TrailFilter, {
         "credentialId": credential_id, "eventType": event_types, "from": start, "to": end,
     })
     chosen = Format(output) if output else default_format(sys.stdout)
@@ -319,7 +320,7 @@ def credential(ctx: click.Context, credential_id: str, history: bool,
             f"--format {chosen.value} holds one kind of row: add --no-history for the state, "
             "or use `client-audit query trail --credential-id ID` for the history"
         )
-    with _connection(ctx) as connection:
+    with query_connection(ctx) as connection:
         state = credential_state(connection, credential_id)
         if state is None:
             raise click.ClickException(f"no credential {credential_id!r} is known")
@@ -331,7 +332,7 @@ def credential(ctx: click.Context, credential_id: str, history: bool,
                      sys.stdout)
         else:
             write_record(state, sys.stdout, title=f"credential {credential_id}")
-            _emit(fetch, _audit_first(), AuditEntry, chosen.value, limit, AUDIT_COLUMNS,
+            emit_rows(fetch, _audit_first(), AuditEntry, chosen.value, limit, AUDIT_COLUMNS,
                   "history")
 
 
