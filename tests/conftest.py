@@ -16,12 +16,22 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 
 from tests.seeding import DATABASE_KINDS
-from tests.services import RoleUrls, kafka_bootstrap, postgres_roles, postgres_url
+from tests.services import (
+    RoleUrls,
+    kafka_bootstrap,
+    postgres_roles,
+    postgres_url,
+    secure_broker,
+)
+
+if TYPE_CHECKING:
+    from devservices.kafka_secure import SecureKafka
 
 SERVICES = {
     "kafka": (("kafka_bootstrap_servers", "secure_kafka"), "devservices.kafka"),
@@ -69,6 +79,13 @@ def kafka_bootstrap_servers() -> Iterator[str]:
 def postgres_test_url() -> Iterator[str]:
     with postgres_url() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def secure_kafka() -> Iterator[SecureKafka]:
+    """One broker with SASL/SCRAM and ACLs for the whole run (see tests.services)."""
+    with secure_broker() as broker:
+        yield broker
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,10 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devservices.kafka_secure import SecureKafka
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +102,26 @@ def postgres_roles() -> Iterator[RoleUrls]:
     finally:
         if not was_running:
             postgres.stop(state)
+
+
+@contextlib.contextmanager
+def secure_broker() -> Iterator[SecureKafka]:
+    """The broker with SASL/SCRAM and ACLs: the one the environment names
+    (KAFKA_SECURE_BOOTSTRAP_SERVERS and the KAFKA_SECURE_*_PASSWORD variables), else the
+    project's ``kafka-secure`` service, started for the run and stopped after it (unless it
+    was running before)."""
+    from devservices import kafka_secure
+    from devservices.state import default_state_dir
+
+    given = kafka_secure.external()
+    if given is not None:
+        yield given
+        return
+    state = default_state_dir()
+    was_running = kafka_secure.status(state).running
+    broker = kafka_secure.ensure_running(state)
+    try:
+        yield broker
+    finally:
+        if not was_running:
+            kafka_secure.stop(state)
