@@ -269,3 +269,36 @@ def test_a_walk_does_not_see_entries_appended_after_it_began(engine: sa.Engine) 
             AccessPageRequest.model_validate({"limit": 2, "cursor": first.next_cursor}),
         )
     assert [row.position for row in rest.rows] == [3] and rest.next_cursor is None
+
+
+def test_concurrent_appends_are_committed_together_and_chain_once(engine: sa.Engine) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from projections.access.log import AccessLogWriter
+
+    writer = AccessLogWriter(engine)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        positions = list(pool.map(lambda n: writer.append(entry(n)), range(1, 81)))
+    assert sorted(positions) == list(range(1, 81))
+    with engine.connect() as connection:
+        verdict = verify_access_chain(connection)
+        by_position = dict(connection.execute(
+            sa.select(access_log.c.position, access_log.c.parameters)).all())
+    assert verdict.first_break is None and verdict.rows == 80
+    for n, position in enumerate(positions, start=1):
+        assert by_position[position]["credentialId"] == f"cred-{n}"
+
+
+def test_a_failed_append_fails_its_caller_and_the_next_one_succeeds(engine: sa.Engine) -> None:
+    from projections.access.errors import AccessLogError
+    from projections.access.log import AccessLogWriter
+
+    writer = AccessLogWriter(engine)
+    with engine.begin() as connection:
+        saved = connection.execute(sa.select(access_chain_head)).mappings().one()
+        connection.execute(sa.delete(access_chain_head))
+    with pytest.raises(AccessLogError, match="no chain head"):
+        writer.append(entry(1))
+    with engine.begin() as connection:
+        connection.execute(sa.insert(access_chain_head).values(**saved))
+    assert writer.append(entry(2)) == 1
