@@ -75,8 +75,8 @@ def serve(ctx: click.Context, host: str, port: int, tls_cert: Path | None,
     settings = settings_of(ctx)
     tokens = [token.get_secret_value() for token in settings.api_tokens]
     access_url = _access_log_url(settings)
-    require_current_schema(settings.database_url, "projection")
     tls = _tls(tls_cert, tls_key)
+    require_current_schema(settings.database_url, "projection")
     limits = ServerLimits(max_connections, keep_alive_timeout, header_timeout, request_timeout)
     engine = create_engine_for(settings.database_url)
     access_engine = engine if access_url is None else create_engine_for(access_url)
