@@ -51,3 +51,6 @@ def configure(verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("kafka", "alembic", "urllib3", "httpx"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # kafka-python warns on every SASL_PLAINTEXT connection that SCRAM runs unencrypted
+    # (the password itself is never sent); the README says so once instead.
+    logging.getLogger("kafka.net.sasl").setLevel(logging.DEBUG if verbose else logging.ERROR)

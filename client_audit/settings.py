@@ -7,8 +7,9 @@ with a message naming the variable, before anything connects anywhere.
 from __future__ import annotations
 
 import re
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -19,6 +20,9 @@ SQLITE_DEFAULT = "sqlite:///client-audit.db"
 
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
 ENVIRONMENT_NAMES = {
     "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
     "database_url": "DATABASE_URL",
@@ -27,6 +31,8 @@ ENVIRONMENT_NAMES = {
 
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)")
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def environment_name(field: str) -> str:
@@ -74,7 +80,27 @@ class Settings(BaseSettings):
     consumer_group: str = Field(default="client-audit-projector", min_length=1, max_length=249)
     delivery_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     api_tokens: list[SecretStr] = Field(default_factory=list)
+    access_log_database_url: str | None = None
+    """Where ``serve`` appends its access log (a role that may only append there); the same
+    store as ``database_url``. None: through ``database_url`` itself."""
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = Field(default=None, min_length=1, max_length=256)
+    kafka_sasl_password: SecretStr | None = Field(default=None, validate_default=True)
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """The kafka-python options of every Kafka client this deployment builds: empty for
+        PLAINTEXT, else the security protocol, SASL mechanism and credentials."""
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return {}
+        assert self.kafka_sasl_password is not None  # checked by _kafka_credentials
+        return {
+            "security_protocol": self.kafka_security_protocol,
+            "sasl_mechanism": self.kafka_sasl_mechanism,
+            "sasl_plain_username": self.kafka_sasl_username,
+            "sasl_plain_password": self.kafka_sasl_password.get_secret_value(),
+        }
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -93,9 +119,58 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("database_url")
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
     @classmethod
-    def _database_url(cls, value: str) -> str:
+    def _upper_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("kafka_sasl_username")
+    @classmethod
+    def _sasl_username(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or _CONTROL.search(value)):
+            raise ValueError("must be a non-blank name without control characters")
+        return value
+
+    @field_validator("kafka_sasl_password")
+    @classmethod
+    def _kafka_credentials(
+        cls, password: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        """Credentials go with a SASL protocol, and a SASL protocol needs both of them."""
+        if password is not None and (
+            not password.get_secret_value() or _CONTROL.search(password.get_secret_value())
+        ):
+            raise ValueError("must be non-empty and hold no control characters")
+        protocol = info.data.get("kafka_security_protocol")
+        mechanism = info.data.get("kafka_sasl_mechanism")
+        username = info.data.get("kafka_sasl_username")
+        if protocol is None or mechanism is None or "kafka_sasl_username" not in info.data:
+            return password  # refused above; reported under its own name
+        given = username is not None or password is not None
+        if protocol == "PLAINTEXT":
+            if given:
+                raise ValueError(
+                    "SASL credentials are set but CLIENT_AUDIT_KAFKA_SECURITY_PROTOCOL is "
+                    "PLAINTEXT, which would not use them; set it to SASL_PLAINTEXT or SASL_SSL"
+                )
+            return password
+        if username is None or password is None:
+            raise ValueError(
+                f"CLIENT_AUDIT_KAFKA_SECURITY_PROTOCOL={protocol} needs both "
+                "CLIENT_AUDIT_KAFKA_SASL_USERNAME and CLIENT_AUDIT_KAFKA_SASL_PASSWORD"
+            )
+        if mechanism == "PLAIN" and protocol == "SASL_PLAINTEXT":
+            raise ValueError(
+                "SASL mechanism PLAIN over SASL_PLAINTEXT sends the password in the clear; "
+                "use SCRAM-SHA-512, or SASL_SSL"
+            )
+        return password
+
+    @field_validator("database_url", "access_log_database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             url = make_url(value)
         except ArgumentError:
@@ -115,4 +190,10 @@ class Settings(BaseSettings):
     def _tokens(cls, tokens: list[SecretStr]) -> list[SecretStr]:
         if any(not token.get_secret_value().strip() for token in tokens):
             raise ValueError("must not hold empty or blank tokens")
+        for index, token in enumerate(tokens, start=1):
+            if not _BEARER_TOKEN.fullmatch(token.get_secret_value()):
+                raise ValueError(
+                    f"token {index} is not a bearer token (RFC 6750: letters, digits and "
+                    "-._~+/ then optional '='), so no client could present it"
+                )
         return tokens

@@ -111,8 +111,8 @@ class ProjectorConfig:
     retry_initial_s: float = 0.5
     """First wait before retrying a failed store or dead-letter write (doubles, up to 5 s)."""
     client_id: str = "client-audit-projector"
-    client_options: Mapping[str, Any] = field(default_factory=dict)
-    """Further Kafka client options (security protocol, SASL credentials)."""
+    client_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    """Further Kafka client options (security protocol, SASL credentials); never in a repr."""
 
     def reader(self) -> ReaderSettings:
         return ReaderSettings(

@@ -40,7 +40,8 @@ class ReaderSettings:
     partitions at once instead of waiting for the session timeout."""
     max_poll_records: int = 500
     timeout_s: float = 30.0
-    client_options: Mapping[str, Any] = field(default_factory=dict)
+    client_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    """Never shown in a repr: it may hold a SASL password."""
 
 
 class TopicConsumer(Protocol):
@@ -96,9 +97,11 @@ def open_consumer(settings: ReaderSettings) -> TopicConsumer:
             **settings.client_options,
         )
     except KafkaError as exc:
-        raise TopicUnavailableError(
-            f"Kafka at {settings.bootstrap_servers} did not answer: {exc}"
-        ) from exc
+        reason = f"Kafka at {settings.bootstrap_servers} did not answer"
+        username = settings.client_options.get("sasl_plain_username")
+        if username is not None:
+            reason += f" (or refused the SASL credentials of {username!r})"
+        raise TopicUnavailableError(f"{reason}: {exc}") from exc
     return consumer
 
 

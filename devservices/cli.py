@@ -60,8 +60,10 @@ def cli(context: click.Context, state_dir: Path | None, verbose: bool) -> None:
 def start(state_dir: Path, service: str, timeout: float | None) -> None:
     """Start SERVICE (or reuse it while it answers) and print its export lines.
 
-    Where KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL is already set, that service is not
-    started and the existing value is printed.
+    `all` is kafka and postgres; `kafka-secure` (a second broker with SASL/SCRAM and ACLs)
+    starts only when named. Where KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL (or
+    KAFKA_SECURE_BOOTSTRAP_SERVERS with the passwords) is already set, that service is not
+    started and the existing values are printed.
     """
     for chosen in select(service):
         external = chosen.external()
@@ -76,8 +78,9 @@ def start(state_dir: Path, service: str, timeout: float | None) -> None:
 @click.argument("service", type=_CHOICES, default="all")
 @click.pass_obj
 def stop(state_dir: Path, service: str) -> None:
-    """Stop SERVICE; its data and ports are kept for the next start."""
-    for chosen in select(service):
+    """Stop SERVICE (`all`: every one, kafka-secure included); its data and ports are kept
+    for the next start."""
+    for chosen in select(service, every=True):
         chosen.stop(state_dir)
 
 
@@ -87,7 +90,7 @@ def stop(state_dir: Path, service: str) -> None:
 def status(state_dir: Path, service: str) -> None:
     """Show whether SERVICE runs and answers; exit 3 if one does not."""
     healthy = True
-    for chosen in select(service):
+    for chosen in select(service, state_dir):
         current = chosen.status(state_dir)
         click.echo(current.describe())
         healthy = healthy and current.answering
@@ -100,7 +103,7 @@ def status(state_dir: Path, service: str) -> None:
 @click.pass_obj
 def env(state_dir: Path, service: str) -> None:
     """Print export lines of running SERVICE instances (or of the environment's own)."""
-    for chosen in select(service):
+    for chosen in select(service, state_dir):
         _emit(_variables_of(chosen, state_dir))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Mapping
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
@@ -11,8 +13,11 @@ from kafka.errors import KafkaError
 log = logging.getLogger(__name__)
 
 
-def answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    """True if ``host:port`` accepts a connection and returns the cluster's topic list."""
+def answers(
+    bootstrap: str, timeout_s: float = 5.0, client_options: Mapping[str, Any] | None = None
+) -> bool:
+    """True if ``host:port`` accepts a connection and returns the cluster's topic list
+    (connecting with ``client_options``: the SASL credentials of a secure broker)."""
     host, _, port = bootstrap.rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=min(timeout_s, 2.0)).close()
@@ -26,6 +31,7 @@ def answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
             request_timeout_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,
             reconnect_backoff_max_ms=1000,
+            **(client_options or {}),
         )
     except (KafkaError, OSError) as error:
         log.debug("kafka bootstrap failed bootstrap=%s error=%s", bootstrap, error)

@@ -9,11 +9,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devservices.errors import ServiceStopError
-from devservices.exports import DATABASE_URL, TEST_DATABASE_URL
+from devservices.exports import (
+    ACCESS_LOG_DATABASE_URL,
+    DATABASE_URL,
+    READER_DATABASE_URL,
+    TEST_ACCESS_LOG_DATABASE_URL,
+    TEST_DATABASE_URL,
+    TEST_READER_DATABASE_URL,
+)
 from devservices.pg_binaries import ensure_bin_dir
 from devservices.pg_provision import (
+    ACCESS_WRITER_PASSWORD,
+    ACCESS_WRITER_USER,
     APP_PASSWORD,
     APP_USER,
+    READER_PASSWORD,
+    READER_USER,
     SERVICE_DATABASE,
     TEST_DATABASE,
     provision,
@@ -46,26 +57,53 @@ _PORT_NAME = "postgres"
 
 @dataclass(frozen=True)
 class PostgresUrls:
-    """SQLAlchemy URLs of the service database and of the test database."""
+    """SQLAlchemy URLs of the service database and of the test database, as the owner, the
+    read-only role and the access-log writer."""
 
     service_url: str
     test_url: str
+    reader_url: str
+    test_reader_url: str
+    access_log_url: str
+    test_access_log_url: str
 
     @classmethod
     def on_port(cls, port: int) -> PostgresUrls:
-        base = f"postgresql+psycopg://{APP_USER}:{APP_PASSWORD}@{LOOPBACK}:{port}"
-        return cls(f"{base}/{SERVICE_DATABASE}", f"{base}/{TEST_DATABASE}")
+        def base(user: str, password: str) -> str:
+            return f"postgresql+psycopg://{user}:{password}@{LOOPBACK}:{port}"
+
+        owner = base(APP_USER, APP_PASSWORD)
+        reader = base(READER_USER, READER_PASSWORD)
+        writer = base(ACCESS_WRITER_USER, ACCESS_WRITER_PASSWORD)
+        return cls(
+            f"{owner}/{SERVICE_DATABASE}", f"{owner}/{TEST_DATABASE}",
+            f"{reader}/{SERVICE_DATABASE}", f"{reader}/{TEST_DATABASE}",
+            f"{writer}/{SERVICE_DATABASE}", f"{writer}/{TEST_DATABASE}",
+        )
 
     def variables(self) -> dict[str, str]:
-        return {DATABASE_URL: self.service_url, TEST_DATABASE_URL: self.test_url}
+        return {
+            DATABASE_URL: self.service_url,
+            TEST_DATABASE_URL: self.test_url,
+            READER_DATABASE_URL: self.reader_url,
+            TEST_READER_DATABASE_URL: self.test_reader_url,
+            ACCESS_LOG_DATABASE_URL: self.access_log_url,
+            TEST_ACCESS_LOG_DATABASE_URL: self.test_access_log_url,
+        }
+
+
+EXTERNAL_NAMES = (
+    DATABASE_URL, TEST_DATABASE_URL, READER_DATABASE_URL, TEST_READER_DATABASE_URL,
+    ACCESS_LOG_DATABASE_URL, TEST_ACCESS_LOG_DATABASE_URL,
+)
 
 
 def external_variables() -> dict[str, str] | None:
-    """``$DATABASE_URL`` (and ``$TEST_DATABASE_URL``) when the environment already names one."""
+    """``$DATABASE_URL`` (and the other URLs of :class:`PostgresUrls` that are set) when the
+    environment already names a database."""
     if not os.environ.get(DATABASE_URL):
         return None
-    names = (DATABASE_URL, TEST_DATABASE_URL)
-    return {name: os.environ[name] for name in names if os.environ.get(name)}
+    return {name: os.environ[name] for name in EXTERNAL_NAMES if os.environ.get(name)}
 
 
 def ensure_running(
@@ -83,7 +121,10 @@ def ensure_running(
             log.info("postgresql reused pid=%d port=%d", postmaster.pid, port)
         provision(layout.sockets, port)
         urls = PostgresUrls.on_port(port)
-        wait_until_answering((urls.service_url, urls.test_url), timeout_s)
+        wait_until_answering(
+            (urls.service_url, urls.test_url, urls.test_reader_url, urls.test_access_log_url),
+            timeout_s,
+        )
         write_env(state_dir, SERVICE, urls.variables())
     return urls
 

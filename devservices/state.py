@@ -88,7 +88,7 @@ def write_env(state_dir: Path, service: str, variables: Mapping[str, str]) -> No
     """Publish a running service's variables and refresh ``<state>/devservices.env``."""
     service_file = state_dir / service / _SERVICE_ENV_FILE
     service_file.parent.mkdir(parents=True, exist_ok=True)
-    service_file.write_text("".join(f"{line}\n" for line in export_lines(variables)))
+    _write_private(service_file, "".join(f"{line}\n" for line in export_lines(variables)))
     _write_combined_env(state_dir)
 
 
@@ -100,4 +100,12 @@ def clear_env(state_dir: Path, service: str) -> None:
 
 def _write_combined_env(state_dir: Path) -> None:
     parts = sorted(state_dir.glob(f"*/{_SERVICE_ENV_FILE}"))
-    (state_dir / ENV_FILE_NAME).write_text("".join(part.read_text() for part in parts))
+    _write_private(state_dir / ENV_FILE_NAME, "".join(part.read_text() for part in parts))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only: exports may hold passwords."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(text)

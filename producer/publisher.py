@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producer.errors import BrokerUnavailableError, PublishError
-from producer.topics import LIFECYCLE_MAX_MESSAGE_BYTES
+from producer.topics import LIFECYCLE_MAX_MESSAGE_BYTES, unanswered
 from schemas.codec import EventCodec
 from schemas.models import LifecycleEvent
 from schemas.wire import (
@@ -54,7 +54,9 @@ class EventPublisher:
         timeout_s: float = 30.0,
         linger_ms: int = 5,
         compression_type: str | None = "lz4",
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """``client_options``: further kafka-python options (security protocol, SASL)."""
         self.topic = topic
         self.codec = codec or EventCodec()
         self.timeout_s = timeout_s
@@ -74,10 +76,11 @@ class EventPublisher:
                 delivery_timeout_ms=max(timeout_ms, min(timeout_ms, 30000) + linger_ms),
                 bootstrap_timeout_ms=timeout_ms,
                 allow_auto_create_topics=False,
+                **(client_options or {}),
             )
         except KafkaError as exc:
             raise BrokerUnavailableError(
-                f"Kafka at {bootstrap_servers} did not answer within {timeout_s:g} s: {exc}"
+                f"{unanswered(bootstrap_servers, timeout_s, client_options or {})}: {exc}"
             ) from exc
 
     def publish(self, event: LifecycleEvent) -> None:

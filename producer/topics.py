@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError, TopicAuthorizationFailedError
 
 from producer.errors import BrokerUnavailableError, TopicSetupError
 
@@ -51,20 +53,42 @@ class TopicLayout:
     replication_factor: int = 1
 
 
+def unanswered(
+    bootstrap_servers: str, timeout_s: float, client_options: Mapping[str, Any]
+) -> str:
+    """Why a client could not bootstrap: kafka-python reports refused SASL credentials as
+    a bootstrap timeout too, so say so when credentials were given."""
+    reason = f"Kafka at {bootstrap_servers} did not answer within {timeout_s:g} s"
+    username = client_options.get("sasl_plain_username")
+    if username is not None:
+        reason += f" (or refused the SASL credentials of {username!r})"
+    return reason
+
+
 def ensure_topics(
-    bootstrap_servers: str, layout: TopicLayout, timeout_s: float = 30.0
+    bootstrap_servers: str,
+    layout: TopicLayout,
+    timeout_s: float = 30.0,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create whichever of the two topics is missing; return the names created."""
+    """Create whichever of the two topics is missing; return the names created.
+
+    A principal that may not create topics (on a broker with ACLs) only sees the topics it
+    may describe; the others were created by an administrator or are not its business, so
+    a refused creation is logged and nothing is created.
+    """
+    options = dict(client_options or {})
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap_servers,
             client_id="client-audit-admin",
             request_timeout_ms=int(timeout_s * 1000),
             bootstrap_timeout_ms=int(timeout_s * 1000),
+            **options,
         )
     except KafkaError as exc:
         raise BrokerUnavailableError(
-            f"Kafka at {bootstrap_servers} did not answer within {timeout_s:.0f} s: {exc}"
+            f"{unanswered(bootstrap_servers, timeout_s, options)}: {exc}"
         ) from exc
     try:
         existing = set(admin.list_topics())
@@ -84,6 +108,10 @@ def ensure_topics(
             admin.create_topics(spec, timeout_ms=int(timeout_s * 1000), wait_for_metadata=True)
         except TopicAlreadyExistsError:
             log.info("topics created concurrently by another process: %s", wanted)
+        except TopicAuthorizationFailedError:
+            log.info("not authorised to create or describe topics %s; leaving them to the "
+                     "administrator", wanted)
+            return []
         except KafkaError as exc:
             raise TopicSetupError(f"could not create topics {wanted}: {exc}") from exc
         log.info(

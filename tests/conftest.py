@@ -16,18 +16,28 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 
 from tests.seeding import DATABASE_KINDS
-from tests.services import kafka_bootstrap, postgres_url
+from tests.services import (
+    RoleUrls,
+    kafka_bootstrap,
+    postgres_roles,
+    postgres_url,
+    secure_broker,
+)
+
+if TYPE_CHECKING:
+    from devservices.kafka_secure import SecureKafka
 
 SERVICES = {
-    "kafka": ("kafka_bootstrap_servers", "devservices.kafka"),
-    "postgres": ("postgres_test_url", "devservices.postgres"),
+    "kafka": (("kafka_bootstrap_servers", "secure_kafka"), "devservices.kafka"),
+    "postgres": (("postgres_test_url", "postgres_role_urls"), "devservices.postgres"),
 }
-"""Marker -> the session fixture giving that server, and the module that starts it locally."""
+"""Marker -> the session fixtures giving that server, and the module that starts it locally."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,8 +51,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        for marker, (fixture, module) in SERVICES.items():
-            if fixture in fixtures or _refers_to(item, module):
+        for marker, (given_by, module) in SERVICES.items():
+            if fixtures.intersection(given_by) or _refers_to(item, module):
                 item.add_marker(marker)
 
 
@@ -69,6 +79,36 @@ def kafka_bootstrap_servers() -> Iterator[str]:
 def postgres_test_url() -> Iterator[str]:
     with postgres_url() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def secure_kafka() -> Iterator[SecureKafka]:
+    """One broker with SASL/SCRAM and ACLs for the whole run (see tests.services)."""
+    with secure_broker() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def postgres_role_urls() -> Iterator[RoleUrls]:
+    with postgres_roles() as urls:
+        yield urls
+
+
+@pytest.fixture
+def role_schema(postgres_role_urls: RoleUrls, unique_name: str) -> Iterator[RoleUrls]:
+    """A fresh PostgreSQL schema, migrated by its owner (migration 0006 grants the roles
+    their privileges in it), as each role's URL."""
+    from projections.db.migrate import upgrade
+
+    engine = sa.create_engine(postgres_role_urls.owner)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{unique_name}"'))
+    urls = postgres_role_urls.in_schema(unique_name)
+    upgrade(urls.owner)
+    yield urls
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{unique_name}" CASCADE'))
+    engine.dispose()
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """One log line per HTTP request, with every secret-looking query value redacted.
 
+(The access log proper, hash-chained in the database, is written by
+:mod:`client_audit.api.access_recorder`; this is the process log's line.)
+
 Bearer tokens belong in the Authorization header, which is never logged; but a client may
 send one as ``?access_token=…`` (refused, yet it would be written to an access log). Query
 values whose parameter name mentions a token, key, secret, password, session or
@@ -33,16 +36,17 @@ def redacted_query(query: bytes) -> str:
     return visible(urlencode(shown)[:QUERY_SHOWN])
 
 
-def log_access(scope: Scope, status: int, seconds: float) -> None:
+def log_access(scope: Scope, status: int, seconds: float, token_name: str | None) -> None:
     """The access-log line of one answered request."""
     client = scope.get("client")
     query = redacted_query(scope.get("query_string", b""))
     log.info(
-        "%s %s%s %d %.1fms client=%s",
+        "%s %s%s %d %.1fms client=%s token=%s",
         scope.get("method"),
         visible(str(scope.get("path", ""))[:QUERY_SHOWN]),
         f"?{query}" if query else "",
         status,
         seconds * 1000,
         client[0] if client else "-",
+        token_name or "-",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -16,14 +17,22 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
-def read_only_connection(request: Request) -> Iterator[Connection]:
-    """A connection whose transaction cannot write (PostgreSQL read-only, SQLite query_only)."""
+@contextlib.contextmanager
+def reading(request: Request) -> Iterator[Connection]:
+    """A connection whose transaction cannot write (PostgreSQL read-only, SQLite
+    query_only), each statement bounded by the request timeout."""
     timeout_s: float = request.app.state.statement_timeout_s
     with (
         engine_of(request).connect() as connection,
-        backend_of(connection).read_only(connection, timeout_s) as reading,
+        backend_of(connection).read_only(connection, timeout_s) as read_only,
     ):
-        yield reading
+        yield read_only
+
+
+def read_only_connection(request: Request) -> Iterator[Connection]:
+    """:func:`reading` as a FastAPI dependency."""
+    with reading(request) as connection:
+        yield connection
 
 
 ReadOnlyConnection = Annotated[Connection, Depends(read_only_connection)]

@@ -1,8 +1,9 @@
 """Error responses: one body shape, precise 4xx for bad input, never a stack trace.
 
-Bad query input is 422 with each parameter at fault; a missing or refused token 401; an
-unknown credential or path 404; an unreachable (or not yet migrated) database 503. Anything
-unexpected is logged and answered with a bare 500 body.
+Bad query input is 422 with each parameter at fault; a missing or refused token 401; a
+token without the route's scope 403; an unknown credential or path 404; an unreachable (or
+not yet migrated) database 503. Anything unexpected is logged and answered with a bare 500
+body.
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ _CODES = {
 _PLUS_HINT = " (a '+' in a URL query string means a space: send the offset as %2B, or use Z)"
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "Missing, malformed or unknown bearer token."},
+    401: {"model": ErrorBody,
+          "description": "Missing, malformed, unknown, revoked or expired bearer token."},
+    403: {"model": ErrorBody, "description": "The token lacks the scope this route needs."},
     429: {"model": ErrorBody,
           "description": "Too many refused tokens from this address; see Retry-After."},
     422: {"model": ErrorBody, "description": "A query parameter is invalid."},
-    503: {"model": ErrorBody, "description": "The database is unavailable."},
+    503: {"model": ErrorBody,
+          "description": "The database, or the access log, is unavailable."},
 }
 """The error responses every query route documents."""
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from client_audit.api.access_log import log_access
+from client_audit.api.access_record import SCOPE_KEY, route_template
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-UNMATCHED = "<unmatched>"
-"""The route label of requests no route matched (kept out of the label space)."""
 
 
 @dataclass
@@ -59,15 +56,11 @@ class RequestRecorder:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = _template(scope.get("route"))
+            route = route_template(scope)
             method = scope.get("method")
             method = method if method in _METHODS else "OTHER"
             elapsed = time.perf_counter() - started
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
-            log_access(scope, status, elapsed)
-
-
-def _template(route: Any) -> str:
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+            record = scope.get(SCOPE_KEY)
+            log_access(scope, status, elapsed, getattr(record, "token_name", None))

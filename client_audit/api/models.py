@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal, Protocol, Self
 
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from projections.queries import AuditEntry, CredentialRecord, Page
+from projections.queries import AccessLogEntry, AuditEntry, CredentialRecord, Page
 from projections.queries.saved_searches import SavedSearch
+
+
+class RowCounter(Protocol):
+    """Where a route says how many rows its response holds (the access record)."""
+
+    def returned(self, rows: int) -> None: ...
 
 
 class _Body(BaseModel):
@@ -37,7 +43,8 @@ class AuditEntriesPage(_Body):
     )
 
     @classmethod
-    def of(cls, page: Page[AuditEntry]) -> Self:
+    def of(cls, page: Page[AuditEntry], counter: RowCounter) -> Self:
+        counter.returned(len(page.rows))
         return cls(entries=list(page.rows), next_cursor=page.next_cursor)
 
 
@@ -50,8 +57,51 @@ class CredentialsPage(_Body):
     )
 
     @classmethod
-    def of(cls, page: Page[CredentialRecord]) -> Self:
+    def of(cls, page: Page[CredentialRecord], counter: RowCounter) -> Self:
+        counter.returned(len(page.rows))
         return cls(credentials=list(page.rows), next_cursor=page.next_cursor)
+
+
+class AccessLogPage(_Body):
+    """One page of the access log in position order; pass ``nextCursor`` back for the next."""
+
+    entries: list[AccessLogEntry]
+    next_cursor: str | None = Field(
+        description="Cursor of the next page; null when this is the last page."
+    )
+
+    @classmethod
+    def of(cls, page: Page[AccessLogEntry], counter: RowCounter) -> Self:
+        counter.returned(len(page.rows))
+        return cls(entries=list(page.rows), next_cursor=page.next_cursor)
+
+
+class AuditChainHead(_Body):
+    """The end of one partition's audit chain: its last row's offset and chain hash."""
+
+    topic: str
+    partition: int
+    last_offset: int
+    chain_hash: str
+    length: int = Field(description="Rows in the chain.")
+
+
+class AccessChainHead(_Body):
+    """The end of the access log's chain: its last row's position and chain hash."""
+
+    last_position: int
+    chain_hash: str
+    length: int = Field(description="Rows in the chain.")
+
+
+class ChainHeads(_Body):
+    """The heads of every hash chain, worth recording elsewhere: a later head that does not
+    extend a recorded one means a chain was rewritten."""
+
+    audit_log: list[AuditChainHead]
+    access_log: AccessChainHead | None = Field(
+        description="Null when the access log's head row is missing (a damaged store)."
+    )
 
 
 class Health(_Body):

@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from client_audit.api.auth import require_token
+from client_audit.api.access_record import Recorded
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, build
 from client_audit.api.models import AuditEntriesPage, json_body
 from client_audit.api.params import CredentialId, From, To, UserId, audit_page_request
+from client_audit.api.scopes import requires
+from projections.model.access import Scope
 from projections.model.anomalies import Anomaly
 from projections.queries import (
     AnomalyFilter,
@@ -28,7 +30,7 @@ from schemas.models import DenialReason, EventType, UseOutcome
 router = APIRouter(
     prefix="/v1",
     tags=["audit log"],
-    dependencies=[Depends(require_token)],
+    dependencies=[requires(Scope.READ_AUDIT_LOG)],
     responses=ERROR_RESPONSES,
 )
 
@@ -117,9 +119,10 @@ def trail(
     query: Annotated[TrailFilter, Depends(trail_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> Response:
     """Audit entries in position order; every filter given must match."""
-    return json_body(AuditEntriesPage.of(audit_trail(connection, query, page)))
+    return json_body(AuditEntriesPage.of(audit_trail(connection, query, page), record))
 
 
 @router.get("/uses", summary="Uses from an address or network",
@@ -128,10 +131,11 @@ def list_uses(
     query: Annotated[UsesFilter, Depends(uses_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> Response:
     """Uses (allowed and denied) in position order. An IPv4 network also matches the
     IPv4-mapped IPv6 form of its addresses."""
-    return json_body(AuditEntriesPage.of(uses(connection, query, page)))
+    return json_body(AuditEntriesPage.of(uses(connection, query, page), record))
 
 
 @router.get("/uses/denied", summary="Denied uses, with the reason",
@@ -140,9 +144,10 @@ def list_denied(
     query: Annotated[UsesFilter, Depends(denied_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> Response:
     """Denied uses in position order; ``denialReason`` says why each was refused."""
-    return json_body(AuditEntriesPage.of(uses(connection, query, page)))
+    return json_body(AuditEntriesPage.of(uses(connection, query, page), record))
 
 
 @router.get("/anomalies", summary="Anomalies in a window",
@@ -151,6 +156,7 @@ def list_anomalies(
     query: Annotated[AnomalyFilter, Depends(anomaly_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> Response:
     """Flagged audit entries in position order (``anomalies`` lists each entry's flags)."""
-    return json_body(AuditEntriesPage.of(anomalies(connection, query, page)))
+    return json_body(AuditEntriesPage.of(anomalies(connection, query, page), record))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
-from client_audit.api.auth import require_token
+from client_audit.api.access_record import Recorded
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, build
 from client_audit.api.models import AuditEntriesPage, CredentialsPage, ErrorBody, json_body
@@ -22,6 +22,8 @@ from client_audit.api.params import (
     credential_page_request,
 )
 from client_audit.api.routes_audit import EventTypes
+from client_audit.api.scopes import requires
+from projections.model.access import Scope
 from projections.model.credential import CredentialStatus
 from projections.queries import (
     AuditPageRequest,
@@ -38,7 +40,7 @@ from projections.queries.values import MAX_TEXT_LENGTH
 router = APIRouter(
     prefix="/v1",
     tags=["credentials"],
-    dependencies=[Depends(require_token)],
+    dependencies=[requires(Scope.READ_CREDENTIALS)],
     responses=ERROR_RESPONSES,
 )
 
@@ -94,9 +96,10 @@ def credentials_list(
     query: Annotated[CredentialFilter, Depends(credential_filter)],
     page: Annotated[CredentialPageRequest, Depends(credential_page_request)],
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> Response:
     """Current states in credential id order; ``from``/``to`` bound the creation instant."""
-    return json_body(CredentialsPage.of(list_credentials(connection, query, page)))
+    return json_body(CredentialsPage.of(list_credentials(connection, query, page), record))
 
 
 @router.get(
@@ -104,28 +107,36 @@ def credentials_list(
     summary="One credential's full history",
     responses=NOT_FOUND,
     response_model=AuditEntriesPage,
+    dependencies=[requires(Scope.READ_AUDIT_LOG)],
 )
 def credential_history(
     credential_id: CredentialIdPath,
     page: Annotated[AuditPageRequest, Depends(audit_page_request)],
     connection: ReadOnlyConnection,
+    record: Recorded,
     start: From = None,
     end: To = None,
     event_types: EventTypes = None,
 ) -> Response:
     """Every audit entry of the credential in position order (optionally within a window)."""
+    record.returned(0)
     _existing(connection, credential_id)
     query = build(TrailFilter, {
         "credentialId": credential_id, "from": start, "to": end, "eventType": event_types,
     })
-    return json_body(AuditEntriesPage.of(audit_trail(connection, query, page)))
+    return json_body(AuditEntriesPage.of(audit_trail(connection, query, page), record))
 
 
 @router.get(
     "/credentials/{credentialId:path}", summary="One credential's current state",
     responses=NOT_FOUND,
 )
-def credential(credential_id: CredentialIdPath, connection: ReadOnlyConnection) -> CredentialRecord:
+def credential(
+    credential_id: CredentialIdPath, connection: ReadOnlyConnection, record: Recorded
+) -> CredentialRecord:
     """The credential whose id is the rest of the path (percent-encoded; it may hold ``/``).
     An id that itself ends in ``/history`` is found with ``/v1/credentials?credentialId=``."""
-    return _existing(connection, credential_id)
+    record.returned(0)
+    found = _existing(connection, credential_id)
+    record.returned(1)
+    return found

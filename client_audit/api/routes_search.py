@@ -1,4 +1,9 @@
-"""Routes of the search language: one query string over the audit log, and saved searches."""
+"""Routes of the search language: one query string over the audit log, and saved searches.
+
+Both need the scope ``read:audit-log``: a search reads audit entries, and the saved
+searches are queries over them (saving and deleting them is the command line's, as the
+store's owner).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ import pydantic
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from client_audit.api.auth import require_token
+from client_audit.api.access_record import Recorded
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, InvalidQueryError
 from client_audit.api.models import AuditEntriesPage, SavedSearchesBody, json_body
 from client_audit.api.params import Cursor, Limit
+from client_audit.api.scopes import requires
+from projections.model.access import Scope
 from projections.queries import DEFAULT_LIMIT, AuditPageRequest
 from projections.queries.problems import problems_of
 from projections.queries.saved_searches import list_saved_searches
@@ -28,7 +35,7 @@ from projections.queries.search import (
 router = APIRouter(
     prefix="/v1",
     tags=["search"],
-    dependencies=[Depends(require_token)],
+    dependencies=[requires(Scope.READ_AUDIT_LOG)],
     responses=ERROR_RESPONSES,
 )
 
@@ -70,13 +77,16 @@ def search_entries(
     query: Annotated[SearchFilter, Depends(parsed_search)],
     page: Annotated[AuditPageRequest, Depends(search_page)],
     connection: ReadOnlyConnection,
+    record: Recorded,
 ) -> Response:
     """Audit entries the query selects, newest first unless `sort:oldest`; the same language
     as `client-audit search` and the console. Pages are walked with `nextCursor`."""
-    return json_body(AuditEntriesPage.of(search(connection, query, page)))
+    return json_body(AuditEntriesPage.of(search(connection, query, page), record))
 
 
 @router.get("/searches", summary="Saved searches")
-def saved_searches(connection: ReadOnlyConnection) -> SavedSearchesBody:
+def saved_searches(connection: ReadOnlyConnection, record: Recorded) -> SavedSearchesBody:
     """The searches saved with `client-audit searches save`, by name."""
-    return SavedSearchesBody(searches=list_saved_searches(connection))
+    found = list_saved_searches(connection)
+    record.returned(len(found))
+    return SavedSearchesBody(searches=found)

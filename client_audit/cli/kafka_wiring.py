@@ -23,12 +23,14 @@ def open_publisher(settings: Settings) -> EventPublisher:
     """Create the topics if missing and connect a publisher; a clear CLI error otherwise."""
     try:
         ensure_topics(
-            settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s
+            settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s,
+            settings.kafka_client_options(),
         )
         return EventPublisher(
             settings.kafka_bootstrap_servers,
             settings.lifecycle_topic,
             timeout_s=settings.delivery_timeout_s,
+            client_options=settings.kafka_client_options(),
         )
     except ProducerError as exc:
         raise click.ClickException(str(exc)) from None

@@ -56,7 +56,8 @@ def run_projector(
     """Migrate the store, then project the lifecycle topic into it until stopped or caught up."""
     try:
         ensure_topics(
-            settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s
+            settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s,
+            settings.kafka_client_options(),
         )
     except ProducerError as exc:
         raise click.ClickException(str(exc)) from None
@@ -76,10 +77,19 @@ def run_projector(
         until_caught_up=until_caught_up,
         start_offsets=start_offsets,
         timeout_s=settings.delivery_timeout_s,
+        client_options=settings.kafka_client_options(),
     )
-    dead_letters = DeadLetterWriter(
-        settings.kafka_bootstrap_servers, settings.dead_letter_topic, settings.delivery_timeout_s
-    )
+    try:
+        dead_letters = DeadLetterWriter(
+            settings.kafka_bootstrap_servers, settings.dead_letter_topic,
+            settings.delivery_timeout_s, settings.kafka_client_options(),
+        )
+    except KafkaError as exc:
+        engine.dispose()
+        raise click.ClickException(
+            f"the dead-letter producer could not reach Kafka at "
+            f"{settings.kafka_bootstrap_servers}: {exc}"
+        ) from None
     projector = Projector(config, ProjectionStore(engine), dead_letters, metrics)
     try:
         with stop_on_signals(projector):

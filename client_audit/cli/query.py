@@ -29,6 +29,7 @@ from projections.model.anomalies import Anomaly
 from projections.model.credential import CredentialStatus
 from projections.queries import (
     MAX_LIMIT,
+    AccessPageRequest,
     AnomalyFilter,
     AuditEntry,
     AuditPageRequest,
@@ -67,7 +68,7 @@ def _choice(values: type[Any]) -> click.Choice[str]:
     return click.Choice([member.value for member in values], case_sensitive=False)
 
 
-def _window(command: Callable[..., Any]) -> Callable[..., Any]:
+def window_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--to", "end", type=INSTANT,
                            help="Exclusive end, ISO-8601 with offset.")(command)
     return click.option("--from", "start", type=INSTANT,
@@ -75,7 +76,7 @@ def _window(command: Callable[..., Any]) -> Callable[..., Any]:
         command)
 
 
-def _output(command: Callable[..., Any]) -> Callable[..., Any]:
+def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option("--limit", type=click.IntRange(min=1),
                            help=f"Most rows to print [default: all; {TABLE_LIMIT} for a table].")(
         command)
@@ -91,7 +92,7 @@ def _option_name(parameter: str) -> str:
     return f"--{kebab}"
 
 
-def _build(model: type[Model], values: dict[str, Any]) -> Model:
+def build_filter(model: type[Model], values: dict[str, Any]) -> Model:
     """Validate options into a filter; a refusal is a usage error naming the options."""
     given = {name: value for name, value in values.items() if value not in (None, ())}
     try:
@@ -123,7 +124,7 @@ def query_connection(ctx: click.Context) -> Iterator[Connection]:
 
 def emit_rows(
     fetch: Callable[[Any], Page[Model]],
-    first: AuditPageRequest | CredentialPageRequest,
+    first: AuditPageRequest | CredentialPageRequest | AccessPageRequest,
     model: type[Model],
     output: str | None,
     limit: int | None,
@@ -172,14 +173,14 @@ def query() -> None:
 @click.option("--actor-id", help="Only events caused by this actor (user or system id).")
 @click.option("--event-type", "event_types", multiple=True, type=_choice(EventType),
               help="Only these event types (repeatable).")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def trail(ctx: click.Context, credential_id: str | None, user_id: str | None,
           actor_id: str | None, event_types: tuple[str, ...], start: datetime | None,
           end: datetime | None, output: str | None, limit: int | None) -> None:
     """The audit trail of a credential, an owner or an actor (every filter given must match)."""
-    query_filter = _build(TrailFilter, {
+    query_filter = build_filter(TrailFilter, {
         "credentialId": credential_id, "userId": user_id, "actorId": actor_id,
         "eventType": event_types, "from": start, "to": end,
     })
@@ -203,15 +204,15 @@ def _uses_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @query.command("uses")
 @_uses_options
 @click.option("--outcome", type=_choice(UseOutcome), help="ALLOWED or DENIED.")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def uses_command(ctx: click.Context, network: str | None, credential_id: str | None,
                  user_id: str | None, reasons: tuple[str, ...], outcome: str | None,
                  start: datetime | None, end: datetime | None, output: str | None,
                  limit: int | None) -> None:
     """Every use from an address or network (IPv4 networks also match IPv4-mapped IPv6)."""
-    query_filter = _build(UsesFilter, {
+    query_filter = build_filter(UsesFilter, {
         "network": network, "credentialId": credential_id, "userId": user_id,
         "reason": reasons, "outcome": outcome, "from": start, "to": end,
     })
@@ -222,14 +223,14 @@ def uses_command(ctx: click.Context, network: str | None, credential_id: str | N
 
 @query.command()
 @_uses_options
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def denied(ctx: click.Context, network: str | None, credential_id: str | None,
            user_id: str | None, reasons: tuple[str, ...], start: datetime | None,
            end: datetime | None, output: str | None, limit: int | None) -> None:
     """Every denied use, with its reason."""
-    query_filter = _build(UsesFilter, {
+    query_filter = build_filter(UsesFilter, {
         "network": network, "credentialId": credential_id, "userId": user_id,
         "reason": reasons, "outcome": UseOutcome.DENIED.value, "from": start, "to": end,
     })
@@ -246,8 +247,8 @@ def denied(ctx: click.Context, network: str | None, credential_id: str | None,
 @click.option("--expiring-before", type=INSTANT, help="Expiry before this instant.")
 @click.option("--unused-since", type=INSTANT,
               help="No allowed use at or after this instant (never used included).")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def credentials(ctx: click.Context, credential_id: str | None, user_id: str | None,
                 status: str | None, role: str | None,
@@ -256,7 +257,7 @@ def credentials(ctx: click.Context, credential_id: str | None, user_id: str | No
                 limit: int | None) -> None:
     """Credentials by owner, status, scoped role, expiry and last use (--from/--to bound
     the creation instant)."""
-    query_filter = _build(CredentialFilter, {
+    query_filter = build_filter(CredentialFilter, {
         "credentialId": credential_id, "userId": user_id, "status": status, "role": role,
         "expiringBefore": expiring_before,
         "unusedSince": unused_since, "from": start, "to": end,
@@ -272,15 +273,15 @@ def credentials(ctx: click.Context, credential_id: str | None, user_id: str | No
               help="Only entries with any of these flags (repeatable) [default: any flag].")
 @click.option("--credential-id", help="Only this credential.")
 @click.option("--user-id", help="Only credentials of this owner.")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def anomalies_command(ctx: click.Context, kinds: tuple[str, ...], credential_id: str | None,
                       user_id: str | None, start: datetime | None, end: datetime | None,
                       output: str | None, limit: int | None) -> None:
     """Anomalies in a window: uses after deletion or expiry, outside allowed CIDRs,
     sequence gaps, ..."""
-    query_filter = _build(AnomalyFilter, {
+    query_filter = build_filter(AnomalyFilter, {
         "kind": kinds, "credentialId": credential_id, "userId": user_id,
         "from": start, "to": end,
     })
@@ -295,8 +296,8 @@ def anomalies_command(ctx: click.Context, kinds: tuple[str, ...], credential_id:
               help="Also print the credential's audit entries.")
 @click.option("--event-type", "event_types", multiple=True, type=_choice(EventType),
               help="Only these event types in the history (repeatable).")
-@_window
-@_output
+@window_options
+@output_options
 @click.pass_context
 def credential(ctx: click.Context, credential_id: str, history: bool,
                event_types: tuple[str, ...], start: datetime | None, end: datetime | None,
@@ -308,7 +309,7 @@ def credential(ctx: click.Context, credential_id: str, history: bool,
     so they need --no-history (the state); use `query trail --credential-id` for the
     history alone.
     """
-    query_filter = _build(TrailFilter, {
+    query_filter = build_filter(TrailFilter, {
         "credentialId": credential_id, "eventType": event_types, "from": start, "to": end,
     })
     chosen = Format(output) if output else default_format(sys.stdout)

@@ -114,7 +114,7 @@ def run_replay(
             )
         plan = plan_replay(
             settings.kafka_bootstrap_servers, settings.lifecycle_topic, since,
-            settings.delivery_timeout_s,
+            settings.delivery_timeout_s, settings.kafka_client_options(),
         )
         with _bar(progress) as bar:
             task = bar.add_task("replaying", total=plan.total)
@@ -126,6 +126,7 @@ def run_replay(
             replay = Replay(
                 plan, settings.kafka_bootstrap_servers, url, batch_size=batch_size,
                 timeout_s=settings.delivery_timeout_s, progress=advance,
+                client_options=settings.kafka_client_options(),
             )
             with stop_on_signals(replay.projector):
                 return replay.run()

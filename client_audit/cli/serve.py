@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import ssl
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import uvicorn
+from sqlalchemy import Engine
 
 from client_audit.api import create_app
 from client_audit.api.server import ServerLimits, Tls, server_config
 from client_audit.cli.context import settings_of
+from client_audit.cli.forensics_io import require_current_schema, shown
 from client_audit.console import install_console
-from projections.db.engine import create_engine_for
+from client_audit.settings import Settings
+from projections.access.tokens import TokenState, list_tokens
+from projections.db.engine import create_engine_for, normalised_url
 
 
 def _tls(certificate: Path | None, key: Path | None) -> Tls | None:
@@ -56,28 +61,60 @@ def _tls(certificate: Path | None, key: Path | None) -> Tls | None:
 def serve(ctx: click.Context, host: str, port: int, tls_cert: Path | None,
           tls_key: Path | None, max_connections: int, keep_alive_timeout: float,
           header_timeout: float, request_timeout: float) -> None:
-    """Serve the query API: /v1/… (bearer token), the investigator console at /console
-    (sign in with a token), /healthz, /metrics, /openapi.json.
+    """Serve the query API: /v1/… (bearer token with the route's scope), the investigator
+    console at /console (sign in with a token; each page needs its scopes too), /healthz,
+    /metrics, /openapi.json.
 
-    Tokens come from CLIENT_AUDIT_API_TOKENS, a JSON list (e.g. '["s3cret"]'); without
-    one the API would refuse every query, so the command refuses to start. Connections,
-    idle time, request heads and request time are bounded; an address presenting too many
-    refused tokens is answered 429 for a minute. One log line per request, secrets
-    redacted.
+    Tokens are those of `client-audit tokens create` (stored as hashes in the database)
+    and those of CLIENT_AUDIT_API_TOKENS, a JSON list (e.g. '["s3cret"]') whose tokens hold
+    every scope; without any active token the API would refuse every query, so the command
+    refuses to start. DATABASE_URL may be a read-only role: every request is appended to
+    the access log through CLIENT_AUDIT_ACCESS_LOG_DATABASE_URL (the same store, as a role
+    that may only append there; default DATABASE_URL), and not answered if it cannot be.
+    Connections, idle time, request heads and request time are bounded; an address
+    presenting too many refused tokens is answered 429 for a minute.
     """
     settings = settings_of(ctx)
     tokens = [token.get_secret_value() for token in settings.api_tokens]
-    if not tokens:
-        raise click.UsageError(
-            "set CLIENT_AUDIT_API_TOKENS to a JSON list of non-blank bearer tokens, "
-            "e.g. '[\"$(openssl rand -hex 32)\"]'"
-        )
+    access_url = _access_log_url(settings)
     tls = _tls(tls_cert, tls_key)
+    require_current_schema(settings.database_url, "projection")
     limits = ServerLimits(max_connections, keep_alive_timeout, header_timeout, request_timeout)
     engine = create_engine_for(settings.database_url)
+    access_engine = engine if access_url is None else create_engine_for(access_url)
     try:
-        app = create_app(engine, tokens, request_timeout_s=request_timeout)
+        if not tokens and not _any_active_token(engine):
+            raise click.UsageError(
+                "no API token: create one with `client-audit tokens create --name NAME "
+                "--scope read:audit-log`, or set CLIENT_AUDIT_API_TOKENS to a JSON list of "
+                "bearer tokens, e.g. '[\"$(openssl rand -hex 32)\"]'"
+            )
+        app = create_app(engine, tokens, access_engine=access_engine,
+                         request_timeout_s=request_timeout)
         install_console(app)
         uvicorn.Server(server_config(app, host, port, limits, tls)).run()
     finally:
+        access_engine.dispose()
         engine.dispose()
+
+
+def _access_log_url(settings: Settings) -> str | None:
+    """The access-log writer's URL, checked to name the same store as DATABASE_URL (an
+    access log elsewhere would not be the one `verify-log` and `query access` read)."""
+    given = settings.access_log_database_url
+    if given is None:
+        return None
+    store = normalised_url(settings.database_url).set(username=None, password=None)
+    writer = normalised_url(given).set(username=None, password=None)
+    if store != writer:
+        raise click.UsageError(
+            f"CLIENT_AUDIT_ACCESS_LOG_DATABASE_URL ({shown(given)}) must name the store of "
+            f"DATABASE_URL ({shown(settings.database_url)}), as another role at most"
+        )
+    return given
+
+
+def _any_active_token(engine: Engine) -> bool:
+    now = datetime.now(UTC)
+    with engine.connect() as connection:
+        return any(record.state(now) is TokenState.ACTIVE for record in list_tokens(connection))

@@ -12,6 +12,7 @@ from client_audit.cli.context import settings_of
 from client_audit.cli.forensics_io import Printed, format_option, print_rows, reading
 from consumer.errors import ConsumerError
 from consumer.log_check import PartitionCheck, check_against_topic
+from projections.chain.access_verify import AccessChainVerdict, verify_access_chain
 from projections.chain.records import VerificationRecord, record_verification
 from projections.chain.verify import PartitionVerdict, verify_chains
 from projections.db.engine import create_engine_for
@@ -20,11 +21,12 @@ INTACT = "intact"
 
 
 class LogVerdict(Printed):
-    """One partition's result of one check (``chain`` or ``kafka``)."""
+    """One partition's result of one check (``chain`` or ``kafka``), or the access log's
+    (check ``access``: no topic or partition; offsets are its positions)."""
 
     check: str
-    topic: str
-    partition: int
+    topic: str | None
+    partition: int | None
     result: str
     rows: int
     messages: int | None
@@ -53,6 +55,24 @@ def _chain_row(verdict: PartitionVerdict) -> LogVerdict:
         offset=None if found is None else found.offset,
         position=None if found is None else found.position,
         event_id=None if found is None else found.event_id,
+        detail=None if found is None else found.detail,
+    )
+
+
+def _access_row(verdict: AccessChainVerdict) -> LogVerdict:
+    found = verdict.first_break
+    return LogVerdict(
+        check="access",
+        topic=None,
+        partition=None,
+        result=INTACT if found is None else found.problem.value,
+        rows=verdict.rows,
+        messages=None,
+        last_offset=verdict.last_position,
+        head_hash=verdict.last_hash if found is None else None,
+        offset=None if found is None else found.offset,
+        position=None if found is None else found.position,
+        event_id=None,
         detail=None if found is None else found.detail,
     )
 
@@ -87,7 +107,8 @@ def _kafka_row(check: PartitionCheck) -> LogVerdict:
 def verify_log(ctx: click.Context, against_kafka: bool, record: bool, output: str | None) -> None:
     """Check that the stored audit log was not altered: walk each partition's hash chain in
     offset order, recompute every row's hash, and report the first altered, removed or
-    inserted row of each partition.
+    inserted row of each partition. The access log's chain is walked the same way (check
+    `access`, in position order).
 
     With --against-kafka, also compare each row with the message at its offset on the topic
     (up to the projection's stored position). One row per partition and check; headHash is
@@ -100,11 +121,12 @@ def verify_log(ctx: click.Context, against_kafka: bool, record: bool, output: st
     checked_at = datetime.now(UTC)
     with reading(settings.database_url, "projection") as connection:
         verdicts = [_chain_row(verdict) for verdict in verify_chains(connection)]
+        verdicts.append(_access_row(verify_access_chain(connection)))
         if against_kafka:
             try:
                 checks = check_against_topic(
                     connection, settings.kafka_bootstrap_servers, settings.lifecycle_topic,
-                    settings.delivery_timeout_s,
+                    settings.delivery_timeout_s, settings.kafka_client_options(),
                 )
             except ConsumerError as exc:
                 raise click.ClickException(str(exc)) from None

@@ -1,6 +1,7 @@
 """Errors on console pages are pages: the API's error handlers answer, and for a console
-path their JSON body is shown as HTML with the same status and headers. A browser without
-a session is sent to sign in."""
+path their JSON body is shown as HTML with the same status and headers (a 403 names the
+scope the page needs and the token lacks). A browser without a session is sent to sign in;
+one whose session just ended (its token revoked or expired) also loses its cookie."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import WebSocketRequestValidationError
 from fastapi.responses import RedirectResponse, Response
 
-from client_audit.api.auth import Reader
+from client_audit.api.auth import Caller
 from client_audit.console.auth import (
     PREFIX,
     SESSION_COOKIE,
     ConsoleReader,
     SignInRequiredError,
+    is_console_path,
     sessions_of,
     sign_in_location,
 )
@@ -31,8 +33,7 @@ KEPT_HEADERS = ("www-authenticate", "retry-after")
 
 
 def is_console(request: Request) -> bool:
-    path = request.url.path
-    return path == PREFIX or path.startswith(f"{PREFIX}/")
+    return is_console_path(request.url.path)
 
 
 def _as_page(original: Handler) -> PageHandler:
@@ -47,7 +48,7 @@ def _as_page(original: Handler) -> PageHandler:
         }
         session = sessions_of(request).find(request.cookies.get(SESSION_COOKIE))
         reader = None if session is None else ConsoleReader(
-            Reader(session.token_index, "session"), session
+            Caller(session.token_name, session.scopes), session
         )
         return pages_of(request).render(
             request, "error.html", reader=reader, status_code=response.status_code,
@@ -57,9 +58,13 @@ def _as_page(original: Handler) -> PageHandler:
     return handle
 
 
-async def _sign_in(_request: Request, exc: Exception) -> Response:
+async def _sign_in(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInRequiredError)
-    return RedirectResponse(sign_in_location(exc.next_path), status_code=303)
+    response = RedirectResponse(sign_in_location(exc.next_path, exc.ended), status_code=303)
+    if exc.ended is not None:
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX, httponly=True, samesite="strict",
+                               secure=request.url.scheme == "https")
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -4,6 +4,10 @@ source address and network, and the credential as it was at any instant (``?at=`
 The as-of state is refolded from the recorded events that occurred at or before the
 instant (:func:`projections.forensics.as_of.state_as_of`), so it is what the credential
 was then, not what the projection says now.
+
+The page shows a credential's state and its audit entries, so it needs both
+``read:credentials`` and ``read:audit-log`` (as ``GET /v1/credentials/{id}/history`` does);
+the access log records the rows shown: the state and the timeline steps on the page.
 """
 
 from __future__ import annotations
@@ -13,17 +17,22 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
+from client_audit.api.access_record import Recorded
 from client_audit.api.database import ReadOnlyConnection
+from client_audit.api.scopes import requires
 from client_audit.console.auth import PREFIX, ConsoleAuth
 from client_audit.console.params import instant_parameter
 from client_audit.console.templates import pages_of
 from projections.forensics.as_of import StateAsOf, state_as_of
+from projections.model.access import Scope
 from projections.queries import credential_state
 from projections.queries.timeline import credential_timeline
 from projections.queries.use_groups import group_uses
 from projections.queries.values import MAX_TEXT_LENGTH
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[
+    requires(Scope.READ_CREDENTIALS), requires(Scope.READ_AUDIT_LOG),
+])
 
 TIMELINE_SHOWN = 500
 """Timeline steps a page shows (the newest); the search page lists every entry."""
@@ -43,10 +52,12 @@ def credential_page(
     request: Request,
     reader: ConsoleAuth,
     connection: ReadOnlyConnection,
+    record: Recorded,
     credential_id: Annotated[str, Path(min_length=1, max_length=MAX_TEXT_LENGTH)],
     at: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     """One credential: its state now (and at ``at``), its timeline and its uses."""
+    record.returned(0)
     as_of: StateAsOf | None = None
     existed_then = True
     instant = instant_parameter("at", at)
@@ -59,6 +70,7 @@ def credential_page(
         existed_then = folded is not None
         as_of = None if folded is None else StateAsOf(instant, folded)
     steps = timeline.newest_first()
+    record.returned(1 + len(steps[:TIMELINE_SHOWN]))
     by_address, by_network = group_uses((step.entry for step in steps), state.allow_source_cidr)
     return pages_of(request).render(
         request, "credential.html", reader=reader, active="search",

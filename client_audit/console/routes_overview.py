@@ -1,4 +1,11 @@
-"""The overview pages: anomalies per kind per day, the audit log's integrity, the schemas."""
+"""The overview pages: anomalies per kind per day, the integrity of the audit log and the
+access log, the schemas.
+
+Anomalies are read from the audit log (scope ``read:audit-log``); the integrity page shows
+the chain heads and the last ``verify-log`` (``read:integrity``, as
+``GET /v1/integrity/heads``); the schemas describe the audit log's events and are read with
+it (``read:audit-log``).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,18 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
+from client_audit.api.access_record import Recorded
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import InvalidQueryError
+from client_audit.api.scopes import requires
 from client_audit.console.auth import PREFIX, ConsoleAuth
 from client_audit.console.charts import anomaly_chart
 from client_audit.console.params import instant_parameter
 from client_audit.console.templates import pages_of
+from projections.chain.access_verify import access_head
 from projections.chain.heads import all_heads
 from projections.chain.records import latest_verification
+from projections.model.access import Scope
 from projections.queries.anomaly_counts import anomaly_days, default_window, most_flagged
 from projections.queries.filters import Windowed
 from projections.queries.problems import Problem
@@ -24,15 +35,18 @@ from schemas.registry import AVRO_DIR, default_registry
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
+READS_AUDIT_LOG = [requires(Scope.READ_AUDIT_LOG)]
+
 MOST_DAYS = 366
 """Days one anomaly chart covers at most."""
 
 
-@router.get("/anomalies")
+@router.get("/anomalies", dependencies=READS_AUDIT_LOG)
 def anomalies_page(
     request: Request,
     reader: ConsoleAuth,
     connection: ReadOnlyConnection,
+    record: Recorded,
     start: Annotated[str | None, Query(alias="from", max_length=64)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=64)] = None,
 ) -> Response:
@@ -54,34 +68,41 @@ def anomalies_page(
     if (last - first).days + 1 > MOST_DAYS:
         raise InvalidQueryError([Problem("from", f"the window spans more than {MOST_DAYS} days")])
     counts = anomaly_days(connection, window)
+    flagged = most_flagged(connection, window)
+    record.returned(len(counts) + len(flagged))
     return pages_of(request).render(
         request, "anomalies.html", reader=reader, active="anomalies",
         chart=anomaly_chart(counts, first, last), counts=counts,
-        flagged=most_flagged(connection, window), window=window,
+        flagged=flagged, window=window,
         start=start or "", end=end or "", one_day=timedelta(days=1),
     )
 
 
-@router.get("/integrity")
+@router.get("/integrity", dependencies=[requires(Scope.READ_INTEGRITY)])
 def integrity_page(
-    request: Request, reader: ConsoleAuth, connection: ReadOnlyConnection
+    request: Request, reader: ConsoleAuth, connection: ReadOnlyConnection, record: Recorded
 ) -> Response:
-    """Each partition's chain head and the outcome of the last ``verify-log``."""
+    """Each partition's chain head, the access log's chain head, and the outcome of the
+    last ``verify-log``."""
     heads = sorted(all_heads(connection).items())
+    access = access_head(connection)
+    verification = latest_verification(connection)
+    record.returned(len(heads) + (access is not None) + (verification is not None))
     return pages_of(request).render(
         request, "integrity.html", reader=reader, active="integrity", heads=heads,
-        verification=latest_verification(connection),
+        access_head=access, verification=verification,
     )
 
 
-@router.get("/schemas")
-def schemas_page(request: Request, reader: ConsoleAuth) -> Response:
+@router.get("/schemas", dependencies=READS_AUDIT_LOG)
+def schemas_page(request: Request, reader: ConsoleAuth, record: Recorded) -> Response:
     """Every event type's schema file, its writer schema's fingerprint and downloads."""
     registry = default_registry()
     schemas = [
         (registry.current(name), (AVRO_DIR / f"{name}.avsc").read_text(encoding="utf-8"))
         for name in EVENT_CLASSES_BY_SCHEMA
     ]
+    record.returned(len(schemas))
     return pages_of(request).render(request, "schemas.html", reader=reader, active="schemas",
                                     schemas=schemas)
 
@@ -95,18 +116,20 @@ def _known(name: str) -> str:
     return name
 
 
-@router.get("/schemas/{name}.expanded.avsc")
-def expanded_schema(name: SchemaName, _reader: ConsoleAuth) -> Response:
+@router.get("/schemas/{name}.expanded.avsc", dependencies=READS_AUDIT_LOG)
+def expanded_schema(name: SchemaName, _reader: ConsoleAuth, record: Recorded) -> Response:
     """The writer schema, named types expanded: what the fingerprint is computed over."""
     text = default_registry().canonical_json(_known(name))
+    record.returned(1)
     filename = f"{name}.expanded.avsc"
     return Response(text.encode(), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.get("/schemas/{name}.avsc")
-def schema_file(name: SchemaName, _reader: ConsoleAuth) -> Response:
+@router.get("/schemas/{name}.avsc", dependencies=READS_AUDIT_LOG)
+def schema_file(name: SchemaName, _reader: ConsoleAuth, record: Recorded) -> Response:
     """The ``.avsc`` file as shipped (named types referenced by name)."""
     path = AVRO_DIR / f"{_known(name)}.avsc"
+    record.returned(1)
     return Response(path.read_bytes(), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{name}.avsc"'})

@@ -2,7 +2,9 @@
 
 Intervals come from :func:`projections.forensics.role_history.role_history` (holding starts
 when the role is scoped in and ends when it is scoped out or the credential is deleted;
-expired stretches are marked); at most :data:`MOST_INTERVALS` are shown.
+expired stretches are marked); at most :data:`MOST_INTERVALS` are shown. The intervals are
+read from the audit log (scope ``read:audit-log``); the access log records how many are
+shown.
 """
 
 from __future__ import annotations
@@ -15,19 +17,23 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, select
 
+from client_audit.api.access_record import Recorded
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import InvalidQueryError
+from client_audit.api.scopes import requires
 from client_audit.console.auth import PREFIX, ConsoleAuth
 from client_audit.console.charts import role_timeline
 from client_audit.console.params import instant_parameter
 from client_audit.console.templates import pages_of
 from projections.db.tables import audit_log
 from projections.forensics.role_history import role_history
+from projections.model.access import Scope
 from projections.queries.problems import Problem
 from projections.queries.search.qualifiers import read_text
 from projections.queries.values import MAX_TEXT_LENGTH
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False,
+                   dependencies=[requires(Scope.READ_AUDIT_LOG)])
 
 MOST_INTERVALS = 500
 
@@ -44,6 +50,7 @@ def role_page(
     request: Request,
     reader: ConsoleAuth,
     connection: ReadOnlyConnection,
+    record: Recorded,
     role: Annotated[str, Query(max_length=MAX_TEXT_LENGTH)] = "",
     start: Annotated[str | None, Query(alias="from", max_length=64)] = None,
     end: Annotated[str | None, Query(alias="to", max_length=64)] = None,
@@ -69,5 +76,6 @@ def role_page(
             last = until or max([*ends, _newest_instant(connection) or first])
             context["chart"] = role_timeline(intervals, first, last)
         context.update(intervals=intervals, truncated=len(found) > MOST_INTERVALS)
+    record.returned(len(context["intervals"]))
     return pages_of(request).render(request, "roles.html", reader=reader, active="roles",
                                     **context)

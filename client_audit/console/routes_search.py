@@ -4,6 +4,11 @@ searches, the same search as a command and a curl call, and exports of every res
 The URL is the query (``?q=…&cursor=…``), so a page can be shared and bookmarked. Exports
 stream every matching entry as CSV (formulas neutralised), raw CSV or JSON lines, one page
 of rows from the database at a time, whatever their number.
+
+Both need the scope ``read:audit-log`` (as ``GET /v1/search`` and ``/v1/searches`` do; the
+saved searches listed are queries over the audit log). The access log records a page's
+rows shown; an export's entry is written as its response starts, before its rows are
+counted, so it records the query and format and no row count.
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine
 
+from client_audit.api.access_record import Recorded
 from client_audit.api.database import ReadOnlyConnection, engine_of
 from client_audit.api.errors import InvalidQueryError
+from client_audit.api.scopes import requires
 from client_audit.console.auth import PREFIX, ConsoleAuth
 from client_audit.console.commands import cli_command, curl_command
 from client_audit.console.templates import pages_of
 from client_audit.output import csv_lines, jsonl_lines
 from projections.db.backends import backend_of
+from projections.model.access import Scope
 from projections.queries import MAX_LIMIT, AuditEntry, walk
 from projections.queries.problems import problems_of
 from projections.queries.saved_searches import list_saved_searches
@@ -39,7 +47,8 @@ from projections.queries.search import (
     search_page_request,
 )
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = APIRouter(prefix=PREFIX, include_in_schema=False,
+                   dependencies=[requires(Scope.READ_AUDIT_LOG)])
 
 PAGE_ROWS = 50
 """Results a search page shows unless ``limit`` says otherwise."""
@@ -69,6 +78,7 @@ def search_page(
     request: Request,
     reader: ConsoleAuth,
     connection: ReadOnlyConnection,
+    record: Recorded,
     q: QueryText = "",
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = PAGE_ROWS,
@@ -92,6 +102,7 @@ def search_page(
         return pages.render(request, "search.html", reader=reader, active="search",
                             status_code=422, **context)
     page = search(connection, parsed, page_request)
+    record.returned(len(page.rows))
     context.update(entries=page.rows, next_cursor=page.next_cursor)
     return pages.render(request, "search.html", reader=reader, active="search", **context)
 

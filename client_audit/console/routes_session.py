@@ -1,35 +1,41 @@
 """Signing in and out of the console.
 
-Signing in takes an API token in a form and opens a session (:mod:`sessions`): the cookie
+Signing in takes an API token in a form (one of the environment's, or a stored one that is
+neither revoked nor expired) and opens a session (:mod:`sessions`) remembering the token's
+name and scopes: the cookie
 is HttpOnly, SameSite=Strict, limited to ``/console`` and Secure under TLS; it carries an
 opaque id, never the token. Both forms are POSTs protected twice against cross-site
 requests: SameSite=Strict cookies, and a per-form token that must come back (the sign-in
 form's in a short-lived cookie of its own, the sign-out form's in the session), with the
 ``Origin`` header, when sent, required to be this site. A refused token counts against
-the address like a refused bearer token (429 after too many).
+the address like a refused bearer token (429 after too many). These routes are open (no
+scope: :data:`~client_audit.api.scopes.OPEN_ROUTES`); each is recorded in the access log,
+a sign-in with the name of the token it presented.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from client_audit.api.auth import TokenVerifier, refuse_if_throttled
+from client_audit.api.access_record import access_record
+from client_audit.api.auth import identify, refuse_if_throttled
 from client_audit.api.throttle import FailedAuthThrottle
 from client_audit.console.auth import (
     PREFIX,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     SIGN_IN_PATH,
-    ConsoleAuth,
     safe_next,
     sessions_of,
 )
 from client_audit.console.templates import pages_of
+from projections.access.tokens import TokenRecord, TokenState
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -80,13 +86,19 @@ def home() -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}/search", status_code=303)
 
 
+ENDED_NOTICES = {
+    "revoked": "Your session ended: its token was revoked. Sign in with another token.",
+    "expired": "Your session ended: its token has expired. Sign in with another token.",
+}
+
+
 @router.get("/sign-in")
-def sign_in_page(request: Request, next: str | None = None, signed_out: str | None = None
-                 ) -> Response:
+def sign_in_page(request: Request, next: str | None = None, signed_out: str | None = None,
+                 ended: str | None = None) -> Response:
     """The sign-in form (or straight on, for a browser already signed in)."""
     if sessions_of(request).find(request.cookies.get(SESSION_COOKIE)) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    notice = "You are signed out." if signed_out else None
+    notice = "You are signed out." if signed_out else ENDED_NOTICES.get(ended or "")
     return _form(request, next or "", notice=notice)
 
 
@@ -97,20 +109,24 @@ def sign_in(
     form_token: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=4096)] = "",
 ) -> Response:
-    """Open a session for a configured token; the form again, with the reason, otherwise."""
+    """Open a session for an accepted token; the form again, with the reason, otherwise."""
     if not _same_origin(request):
         raise HTTPException(403, "a sign-in form from another site is refused")
     if not _matches(form_token, request.cookies.get(SIGN_IN_COOKIE)):
         return _form(request, next, 403, "This sign-in form has expired; please try again.")
     client = refuse_if_throttled(request)
-    verifier: TokenVerifier = request.app.state.token_verifier
-    index = verifier.index_of(token.strip()) if token.strip() else None
-    if index is None:
-        throttle: FailedAuthThrottle = request.app.state.auth_throttle
-        if token.strip():
-            throttle.failed(client)
+    given = token.strip()
+    if not given:
         return _form(request, next, 401, "That token is not one this service accepts.")
-    session_id, _session = sessions_of(request).open(index)
+    identified = identify(request, given)
+    if identified.caller is None:
+        throttle: FailedAuthThrottle = request.app.state.auth_throttle
+        throttle.failed(client)
+        return _form(request, next, 401, _refusal_message(identified.stored, datetime.now(UTC)))
+    caller = identified.caller
+    session_id, _session = sessions_of(request).open(
+        caller.name, caller.scopes, stored=identified.stored is not None
+    )
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(SESSION_COOKIE, session_id, path=PREFIX, httponly=True,
                         samesite="strict", secure=_secure(request))
@@ -119,19 +135,33 @@ def sign_in(
     return response
 
 
+def _refusal_message(stored: TokenRecord | None, now: datetime) -> str:
+    """Why a presented token opens no session, as the form says it."""
+    if stored is None:
+        return "That token is not one this service accepts."
+    if stored.state(now) is TokenState.REVOKED:
+        return f"The token {stored.name!r} was revoked."
+    expiry = stored.expires_at.isoformat().replace("+00:00", "Z") if stored.expires_at else ""
+    return f"The token {stored.name!r} expired at {expiry}."
+
+
 @router.post("/sign-out")
 def sign_out(
     request: Request,
-    reader: ConsoleAuth,
     form_token: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    """End the session and go back to the sign-in page."""
+    """End the session and go back to the sign-in page (a browser without a live session
+    goes there too). Open to every session, also one whose token was revoked meanwhile."""
     if not _same_origin(request):
         raise HTTPException(403, "a sign-out form from another site is refused")
-    expected = reader.session.form_token if reader.session else None
-    if not _matches(form_token, expected):
+    cookie = request.cookies.get(SESSION_COOKIE)
+    session = sessions_of(request).find(cookie)
+    if session is None:
+        return RedirectResponse(SIGN_IN_PATH, status_code=303)
+    access_record(request).token_name = session.token_name
+    if not _matches(form_token, session.form_token):
         raise HTTPException(403, "this sign-out form is not from this session")
-    sessions_of(request).close(request.cookies.get(SESSION_COOKIE))
+    sessions_of(request).close(cookie)
     response = RedirectResponse(f"{SIGN_IN_PATH}?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=PREFIX, httponly=True, samesite="strict",
                            secure=_secure(request))

@@ -1,8 +1,10 @@
 """Console sessions, kept in the server's memory: an opaque random id in the cookie.
 
 The cookie holds 32 random bytes (base64url) and nothing else; the store keys sessions by
-the id's SHA-256, so even the store holds no usable cookie value. A session remembers
-which configured token opened it (never the token) and a per-session form token for the
+the id's SHA-256, so even the store holds no usable cookie value. A session remembers the
+name and scopes of the token that opened it (never the token), whether that is a stored
+token (whose state is checked again on every request: a revoked or expired one ends the
+session, see :mod:`client_audit.console.auth`), and a per-session form token for the
 sign-out form. Sessions end after ``idle_s`` without a request, after ``lifetime_s`` in
 any case, at sign-out, and when the server stops. Memory is bounded: past ``capacity``
 the least recently used session is dropped.
@@ -18,14 +20,20 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from projections.model.access import Scope
+
 ID_BYTES = 32
 
 
 @dataclass
 class Session:
-    """One signed-in browser: its token's index, its form token and its times."""
+    """One signed-in browser: its token's name and scopes, whether the token is a stored one
+    (``client-audit tokens create``) rather than one of the environment's, its form token
+    and its times."""
 
-    token_index: int
+    token_name: str
+    scopes: frozenset[Scope]
+    stored: bool
     form_token: str
     opened: float
     seen: float
@@ -50,11 +58,14 @@ class SessionStore:
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
 
-    def open(self, token_index: int) -> tuple[str, Session]:
-        """A new session for the token at ``token_index``: its cookie value, and it."""
+    def open(self, token_name: str, scopes: frozenset[Scope], *, stored: bool
+             ) -> tuple[str, Session]:
+        """A new session for the token ``token_name`` holding ``scopes``: its cookie value,
+        and it."""
         session_id = secrets.token_urlsafe(ID_BYTES)
         now = self._clock()
-        session = Session(token_index, secrets.token_urlsafe(ID_BYTES), now, now)
+        session = Session(token_name, frozenset(scopes), stored, secrets.token_urlsafe(ID_BYTES),
+                          now, now)
         with self._lock:
             self._sessions[_key(session_id)] = session
             while len(self._sessions) > self.capacity:

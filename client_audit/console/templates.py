@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from client_audit.console.auth import ConsoleReader
 from client_audit.display import visible
+from projections.model.access import Scope
 
 NAVIGATION = (
     ("search", "Search", "/console/search"),
@@ -79,16 +80,26 @@ def environment() -> Environment:
     env.globals.update(
         credential_path=credential_path, search_path=search_path, with_query=with_query,
         term=term,
-        navigation=NAVIGATION,
     )
     return env
 
 
 class Pages:
-    """The console's templates, compiled once per application."""
+    """The console's templates, compiled once per application; the navigation shows the
+    pages the reader's token holds the scopes of (``page_scopes``: path -> scopes, from the
+    route table)."""
 
-    def __init__(self) -> None:
+    def __init__(self, page_scopes: dict[str, frozenset[Scope]] | None = None) -> None:
         self.environment = environment()
+        self.page_scopes = page_scopes or {}
+
+    def navigation(self, reader: ConsoleReader | None) -> list[tuple[str, str, str]]:
+        if reader is None:
+            return []
+        return [
+            (key, label, path) for key, label, path in NAVIGATION
+            if reader.holds(self.page_scopes.get(path, frozenset()))
+        ]
 
     def render(
         self,
@@ -104,7 +115,7 @@ class Pages:
         form_token = reader.session.form_token if reader and reader.session else None
         body = self.environment.get_template(template).render(
             request=request, reader=reader, active=active, sign_out_token=form_token,
-            status_code=status_code, **context,
+            status_code=status_code, navigation=self.navigation(reader), **context,
         )
         return HTMLResponse(body, status_code=status_code, headers=headers)
 

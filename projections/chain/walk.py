@@ -81,42 +81,46 @@ def _link_break(
     previous: ChainRow | None,
     previous_hash: str,
     before_previous_hash: str | None,
+    place: str,
 ) -> ChainBreak:
     """Why ``row`` does not link to ``previous`` (whose hash is ``previous_hash``)."""
-    where = "the partition's start" if previous is None else f"offset {previous.offset}"
+    where = "the chain's start" if previous is None else f"{place} {previous.offset}"
     if previous is not None and row.previous_hash == before_previous_hash:
         return _at(
             previous,
             ChainProblem.INSERTED,
-            f"the row at offset {row.offset} links past it to the row before it",
+            f"the row at {place} {row.offset} links past it to the row before it",
         )
     if previous is not None and row.offset == previous.offset:
-        detail = f"duplicates offset {row.offset} with a foreign link"
+        detail = f"duplicates {place} {row.offset} with a foreign link"
         return _at(row, ChainProblem.INSERTED, detail)
     if following is not None and following.previous_hash == previous_hash:
         return _at(
             row,
             ChainProblem.INSERTED,
             f"links to a foreign hash {row.previous_hash[:16]}..., "
-            f"and the row at offset {following.offset} links past it to {where}",
+            f"and the row at {place} {following.offset} links past it to {where}",
         )
     if previous is not None and row.offset == previous.offset + 1:
         return _at(
             previous,
             ChainProblem.ALTERED,
-            f"re-hashed: the row at the next offset {row.offset} links to "
+            f"re-hashed: the row at the next {place} {row.offset} links to "
             f"{row.previous_hash[:16]}..., not to this row's {previous_hash[:16]}...",
         )
     return _at(
         row,
         ChainProblem.REMOVED,
         f"links to {row.previous_hash[:16]}..., which no row before it has: rows between "
-        f"{where} and offset {row.offset} were removed",
+        f"{where} and {place} {row.offset} were removed",
     )
 
 
-def walk_partition(rows: Iterable[ChainRow], head: ChainHead | None) -> WalkResult:
-    """Walk one partition's rows (offset order) against its stored chain ``head``."""
+def walk_partition(
+    rows: Iterable[ChainRow], head: ChainHead | None, place: str = "offset"
+) -> WalkResult:
+    """Walk one chain's rows (in ``place`` order: a partition's offsets, or the access
+    log's positions) against its stored chain ``head``."""
     previous: ChainRow | None = None
     previous_hash, before_previous_hash = GENESIS_HASH, None
     count = 0
@@ -129,10 +133,12 @@ def walk_partition(rows: Iterable[ChainRow], head: ChainHead | None) -> WalkResu
             found = _at(
                 row,
                 ChainProblem.INSERTED,
-                f"comes after the chain head (the row at offset {head_row.offset})",
+                f"comes after the chain head (the row at {place} {head_row.offset})",
             )
         elif row.previous_hash != previous_hash:
-            found = _link_break(row, following, previous, previous_hash, before_previous_hash)
+            found = _link_break(
+                row, following, previous, previous_hash, before_previous_hash, place
+            )
         if found is not None:
             last = None if previous is None else previous.offset
             return WalkResult(count, previous_hash, last, found)
@@ -141,12 +147,12 @@ def walk_partition(rows: Iterable[ChainRow], head: ChainHead | None) -> WalkResu
         if head is not None and row.chain_hash == head.chain_hash:
             head_row = row
     last_offset = None if previous is None else previous.offset
-    tail = _tail_break(head, count, previous_hash, last_offset)
+    tail = _tail_break(head, count, previous_hash, last_offset, place)
     return WalkResult(count, previous_hash, last_offset, tail)
 
 
 def _tail_break(
-    head: ChainHead | None, count: int, last_hash: str, last_offset: int | None
+    head: ChainHead | None, count: int, last_hash: str, last_offset: int | None, place: str
 ) -> ChainBreak | None:
     """A chain that ends elsewhere than its stored head lost its last rows."""
     if head is None:
@@ -154,7 +160,7 @@ def _tail_break(
             return None
         return ChainBreak(
             ChainProblem.REMOVED, None, None, None,
-            f"no chain head is stored for a partition with {count} rows",
+            f"no chain head is stored for a chain with {count} rows",
         )
     if head.chain_hash == last_hash and head.length == count:
         return None
@@ -163,7 +169,7 @@ def _tail_break(
         head.last_offset,
         None,
         None,
-        f"the chain head says the last row is at offset {head.last_offset} "
+        f"the chain head says the last row is at {place} {head.last_offset} "
         f"(hash {head.chain_hash[:16]}..., {head.length} rows); the chain ends at "
-        f"offset {last_offset} after {count} rows",
+        f"{place} {last_offset} after {count} rows",
     )

@@ -1,4 +1,5 @@
-"""The projection tables: current state per credential, the audit log, consumer positions.
+"""The projection tables: current state per credential, the audit log, consumer positions;
+and beside them the API's tokens and its access log.
 
 One MetaData; portable between SQLite (embedded default) and PostgreSQL (production). The
 schema itself is created by the Alembic migrations in ``projections/db/migrations``; these
@@ -174,3 +175,51 @@ log_verifications = Table(
 )
 """The outcome of each ``verify-log`` run: when, whether the topic was compared too, how
 many partition checks there were and how many were broken, and each check's verdict."""
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("scopes", json_document(), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
+)
+"""Bearer tokens of the API: the SHA-256 (hex) of each token, never the token; its scopes
+(a JSON array of :class:`projections.model.access.Scope` values). Names are never reused, so
+the access log's token names stay unambiguous."""
+
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("token_name", Text, nullable=True),
+    Column("method", String(16), nullable=False),
+    Column("route", Text, nullable=False),
+    Column("parameters", json_document(), nullable=False),
+    Column("rows_returned", Integer, nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("client_address", Text, nullable=True),
+    Column("previous_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Index("ix_access_log_at", "at"),
+    Index("ix_access_log_token_name_at", "token_name", "at"),
+)
+"""One row per API or console request, append-only, positions 1, 2, 3 ... without gaps.
+``chain_hash`` links each row to the one before it (:mod:`projections.chain.access_hashing`).
+"""
+
+access_chain_head = Table(
+    "access_chain_head",
+    metadata,
+    Column("chain", String(16), primary_key=True),
+    Column("last_position", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("length", BigInteger, nullable=False),
+)
+"""The end of the access log's chain (one row, chain ``access``), created by the migration
+and moved, under a row lock, by every append."""

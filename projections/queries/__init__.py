@@ -5,10 +5,12 @@ request, returning one :class:`~projections.queries.pagination.Page` of typed ro
 command line and the HTTP API both call these functions; neither builds SQL of its own.
 """
 
+from projections.queries.access import access_entries
 from projections.queries.anomalies import anomalies
 from projections.queries.credentials import credential_state, list_credentials
-from projections.queries.cursors import AuditCursor, CredentialCursor
+from projections.queries.cursors import AccessCursor, AuditCursor, CredentialCursor
 from projections.queries.filters import (
+    AccessFilter,
     AnomalyFilter,
     CredentialFilter,
     TrailFilter,
@@ -17,18 +19,23 @@ from projections.queries.filters import (
 from projections.queries.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    AccessPageRequest,
     AuditPageRequest,
     CredentialPageRequest,
     Page,
     walk,
 )
-from projections.queries.rows import AuditEntry, CredentialRecord
+from projections.queries.rows import AccessLogEntry, AuditEntry, CredentialRecord
 from projections.queries.trail import audit_trail
 from projections.queries.uses import uses
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "AccessCursor",
+    "AccessFilter",
+    "AccessLogEntry",
+    "AccessPageRequest",
     "AnomalyFilter",
     "AuditCursor",
     "AuditEntry",
@@ -40,6 +47,7 @@ __all__ = [
     "Page",
     "TrailFilter",
     "UsesFilter",
+    "access_entries",
     "anomalies",
     "audit_trail",
     "credential_state",

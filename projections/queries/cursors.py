@@ -5,7 +5,8 @@ the last entry returned and the *horizon*: the last position that existed when t
 page was read. Later pages never go past the horizon, so a walk through the pages is a
 stable snapshot however many events are appended meanwhile. A walk newest first says so in
 its cursor (``newest_first``) and continues below the last position returned. Credential
-cursors hold the last credential id returned.
+cursors hold the last credential id returned; access cursors, like audit cursors, a
+position and a horizon.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ class AuditCursor(_CursorModel):
         return self.newest_first is True
 
 
+class AccessCursor(_CursorModel):
+    """Resume an access-log walk after the position ``after``; never go past ``horizon``."""
+
+    kind: Literal["access"] = "access"
+    after: int = Field(ge=0, le=MAX_POSITION, strict=True)
+    horizon: int = Field(ge=0, le=MAX_POSITION, strict=True)
+
+
 class CredentialCursor(_CursorModel):
     """Resume a credential walk after the credential id ``after``."""
 
@@ -75,6 +84,21 @@ def decode_audit_cursor(value: object) -> AuditCursor:
         raise ValueError(_INVALID)
     try:
         cursor = AuditCursor.model_validate(_document(value))
+    except ValidationError:
+        raise ValueError(_INVALID) from None
+    if cursor.after > cursor.horizon:
+        raise ValueError(_INVALID)
+    return cursor
+
+
+def decode_access_cursor(value: object) -> AccessCursor:
+    """The access cursor ``value`` encodes; ValueError if it is not one."""
+    if isinstance(value, AccessCursor):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(_INVALID)
+    try:
+        cursor = AccessCursor.model_validate(_document(value))
     except ValidationError:
         raise ValueError(_INVALID) from None
     if cursor.after > cursor.horizon:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Self, TypeVar
+from typing import Annotated, Self, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -105,3 +105,20 @@ class CredentialFilter(Windowed):
     role: SearchText | None = None
     expiring_before: Instant | None = None
     unused_since: Instant | None = None
+
+
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
+
+
+class AccessFilter(Windowed):
+    """Access-log entries by token name, route template and status, in a window of their
+    request instants."""
+
+    token_name: SearchText | None = Field(default=None, alias="token")
+    route: SearchText | None = None
+    statuses: tuple[HttpStatus, ...] = Field(default=(), alias="status")
+
+    @field_validator("statuses")
+    @classmethod
+    def _status_set(cls, values: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted(set(values)))

@@ -14,8 +14,10 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from projections.queries.cursors import (
+    AccessCursor,
     AuditCursor,
     CredentialCursor,
+    decode_access_cursor,
     decode_audit_cursor,
     decode_credential_cursor,
 )
@@ -54,6 +56,14 @@ class AuditPageRequest(PageRequest):
             order = "newest" if cursor.descending else "oldest"
             raise ValueError(f"continues a walk {order} first; this question goes the other way")
         return cursor
+
+
+class AccessPageRequest(PageRequest):
+    """Which page of the access log: at most ``limit``, after the cursor's position."""
+
+    cursor: Annotated[AccessCursor | None, BeforeValidator(
+        lambda value: None if value is None else decode_access_cursor(value)
+    )] = None
 
 
 class CredentialPageRequest(PageRequest):

@@ -1,4 +1,4 @@
-"""The typed rows queries return: audit entries and credential records.
+"""The typed rows queries return: audit entries, credential records, access-log entries.
 
 Both serialise with camelCase names (as the Avro contract and the API do); ``from_row``
 builds one from a SQLAlchemy row of the ``audit_log`` or ``credentials`` table.
@@ -61,6 +61,26 @@ class AuditEntry(RowModel):
         values = dict(row)
         values.pop("is_anomaly", None)
         return cls.model_validate(values)
+
+
+class AccessLogEntry(RowModel):
+    """One recorded request to the API or console, with its link in the access chain."""
+
+    position: int
+    at: datetime
+    token_name: str | None
+    method: str
+    route: str
+    parameters: dict[str, Any]
+    rows_returned: int | None
+    status: int
+    client_address: str | None
+    previous_hash: str
+    chain_hash: str
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Self:
+        return cls.model_validate(dict(row))
 
 
 def _record_annotations() -> dict[str, Any]:

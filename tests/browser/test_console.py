@@ -1,6 +1,7 @@
-"""The investigator console in a real browser: sign-in and sign-out, searches with
-qualifiers, negation and OR, paging, the credential timeline and its as-of control, the
-role timeline, the anomaly chart, exports, copying, keyboard use, hostile text."""
+"""The investigator console in a real browser: sign-in and sign-out, a stored token's
+scopes and its revocation, searches with qualifiers, negation and OR, paging, the
+credential timeline and its as-of control, the role timeline, the anomaly chart, exports,
+copying, keyboard use, hostile text."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import csv
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from projections.access.tokens import issue_token, revoke_token
+from projections.db.engine import create_engine_for, write_transaction
+from projections.model.access import Scope
 from tests.browser.conftest import BUSY, BUSY_USES, FORMULA_ACTOR, TOKEN, screenshot, sign_in
 from tests.integration.search_support import HOSTILE_NAME
 
@@ -50,6 +55,41 @@ def test_without_a_session_the_console_asks_to_sign_in_and_returns(
     assert "client_audit_session" not in {cookie["name"] for cookie in context.cookies()}
     page.goto("/console/anomalies")
     expect(page).to_have_url(re.compile(r"/console/sign-in\?next=%2Fconsole%2Fanomalies$"))
+
+
+def test_a_stored_token_opens_the_pages_of_its_scopes_until_it_is_revoked(
+    page: Page, console_database: str
+) -> None:
+    engine = create_engine_for(console_database)
+    try:
+        with write_transaction(engine) as connection:
+            issued = issue_token(connection, "browser-analyst", {Scope.READ_AUDIT_LOG},
+                                 datetime.now(UTC))
+        page.goto("/console/search")
+        sign_in(page, issued.token)
+        page.wait_for_url("**/console/search")
+        navigation = page.get_by_role("navigation", name="Console pages")
+        expect(navigation.get_by_role("link", name="Search")).to_be_visible()
+        expect(navigation.get_by_role("link", name="Integrity")).to_have_count(0)
+        page.goto("/console/integrity")
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "this route needs the scope read:integrity; the token 'browser-analyst' holds "
+            "read:audit-log"
+        )
+        screenshot(page, "missing-scope")
+        with write_transaction(engine) as connection:
+            revoke_token(connection, "browser-analyst", datetime.now(UTC))
+        page.goto("/console/roles")
+        expect(page).to_have_url(
+            re.compile(r"/console/sign-in\?next=%2Fconsole%2Froles&ended=revoked$")
+        )
+        expect(page.get_by_role("status")).to_have_text(
+            "Your session ended: its token was revoked. Sign in with another token."
+        )
+        sign_in(page, issued.token)
+        expect(page.get_by_role("alert")).to_have_text("The token 'browser-analyst' was revoked.")
+    finally:
+        engine.dispose()
 
 
 def test_a_search_with_qualifiers_negation_and_or(signed_in: Page) -> None:
@@ -269,8 +309,10 @@ def test_hostile_text_is_shown_not_obeyed(signed_in: Page) -> None:
 def test_integrity_and_schema_pages(signed_in: Page) -> None:
     page = signed_in
     page.get_by_role("link", name="Integrity").click()
-    expect(page.locator(".verdict")).to_contain_text("2 of 2 partition checks intact")
+    expect(page.locator(".verdict")).to_contain_text("2 of 2 checks intact")
     expect(page.locator("code.hash").first).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
+    access = page.get_by_role("region", name="Access log chain")
+    expect(access.locator("code.hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
     page.get_by_role("link", name="Schemas").click()
     expect(page.get_by_role("heading", name="clientaudit.events.CredentialUsed")).to_be_visible()
     with page.expect_download() as download:

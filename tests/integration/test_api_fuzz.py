@@ -8,6 +8,8 @@ documented content type, a body that validates against the documented schema.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from client_audit.api import create_app
+from projections.access.log import AccessLogWriter
 from projections.db.engine import create_engine_for
+from projections.db.migrate import upgrade
 from tests.integration import test_queries as shared
 
 pytestmark = pytest.mark.integration
@@ -44,8 +48,11 @@ CHECKS = [
 ]
 
 
-APP = create_app(create_engine_for("sqlite://"), [TOKEN])
-"""Loaded once for schemathesis; each backend's test points it at that backend's engine.
+_LOADING_STORE = f"sqlite:///{Path(tempfile.mkdtemp(prefix='fuzz-')) / 'empty.db'}"
+upgrade(_LOADING_STORE)
+APP = create_app(create_engine_for(_LOADING_STORE), [TOKEN])
+"""Loaded once for schemathesis (over an empty store, which records the document's request
+in its access log); each backend's test points it at that backend's engine.
 
 (The fixture-based lazy loader of schemathesis does not work with this pytest version.)
 """
@@ -64,4 +71,5 @@ def test_no_5xx_and_every_response_matches_the_document(
     case: Any, history_engine: sa.Engine
 ) -> None:
     APP.state.engine = history_engine
+    APP.state.access_log = AccessLogWriter(history_engine)
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)

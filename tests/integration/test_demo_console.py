@@ -23,7 +23,9 @@ pytestmark = pytest.mark.integration
 def test_the_printed_command_serves_the_console(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     seed(url, [event for _name, event in search_history()], topic="t.demo")
-    token = "demo-token-with-'quote\"s"
+    # A bearer token (RFC 6750, as the settings require) with each punctuation mark it
+    # allows; its JSON list still needs quoting for the shell.
+    token = "demo-token~with.tilde+plus/slash="
     port = free_port()
     command = console_command(url, token, port)
     assert command.startswith("CLIENT_AUDIT_API_TOKENS=")

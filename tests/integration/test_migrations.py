@@ -24,8 +24,8 @@ from tests.migration_support import revision_module
 pytestmark = pytest.mark.integration
 
 TABLES = {
-    "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "saved_searches",
-    "log_verifications",
+    "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "api_tokens",
+    "access_log", "access_chain_head", "saved_searches", "log_verifications",
 }
 
 INDEXES = {
@@ -44,6 +44,10 @@ INDEXES = {
         "ix_audit_log_credential_sequence": ["credential_id", "sequence"],
         "ix_audit_log_client_occurred": ["client_id", "occurred_at"],
         "ix_audit_log_correlation_occurred": ["correlation_id", "occurred_at"],
+    },
+    "access_log": {
+        "ix_access_log_at": ["at"],
+        "ix_access_log_token_name_at": ["token_name", "at"],
     },
 }
 

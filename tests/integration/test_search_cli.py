@@ -113,6 +113,7 @@ def test_verify_log_records_its_outcome_unless_told_not_to(search_url: str) -> N
     finally:
         engine.dispose()
     assert recorded is not None and recorded != before
-    assert recorded.intact and recorded.checks == 1 and not recorded.against_kafka
+    assert recorded.intact and recorded.checks == 2 and not recorded.against_kafka
     printed = [json.loads(line) for line in result.stdout.splitlines()]
     assert list(recorded.verdicts) == printed
+    assert [verdict["check"] for verdict in printed] == ["chain", "access"]

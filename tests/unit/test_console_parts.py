@@ -13,6 +13,7 @@ from client_audit.console.charts import anomaly_chart, role_timeline
 from client_audit.console.commands import cli_command, curl_command, shell_word
 from client_audit.console.sessions import SessionStore
 from projections.forensics.role_history import RoleInterval, StatusChange
+from projections.model.access import ALL_SCOPES, Scope
 from projections.model.anomalies import Anomaly
 from projections.model.credential import CredentialStatus
 from projections.queries.anomaly_counts import DayCount
@@ -29,8 +30,9 @@ class Clock:
 
 def test_a_session_is_found_by_its_cookie_value_and_holds_no_token() -> None:
     store = SessionStore()
-    session_id, session = store.open(3)
-    assert store.find(session_id) is session and session.token_index == 3
+    session_id, session = store.open("ci-reader", frozenset({Scope.READ_AUDIT_LOG}), stored=True)
+    assert store.find(session_id) is session and session.token_name == "ci-reader"
+    assert session.scopes == {Scope.READ_AUDIT_LOG} and session.stored
     assert len(session_id) >= 43 and session.form_token != session_id
     assert store.find(session_id + "x") is None
     assert store.find("") is None and store.find(None) is None
@@ -42,8 +44,8 @@ def test_a_session_is_found_by_its_cookie_value_and_holds_no_token() -> None:
 def test_sessions_end_when_idle_and_at_their_lifetime() -> None:
     clock = Clock()
     store = SessionStore(idle_s=60, lifetime_s=300, clock=clock)
-    idle, _ = store.open(0)
-    busy, _ = store.open(0)
+    idle, _ = store.open("env:1", ALL_SCOPES, stored=False)
+    busy, _ = store.open("env:1", ALL_SCOPES, stored=False)
     for _ in range(4):
         clock.now += 50
         assert store.find(busy) is not None
@@ -54,10 +56,10 @@ def test_sessions_end_when_idle_and_at_their_lifetime() -> None:
 
 def test_the_session_store_is_bounded() -> None:
     store = SessionStore(capacity=2)
-    first, _ = store.open(0)
-    second, _ = store.open(0)
+    first, _ = store.open("env:1", ALL_SCOPES, stored=False)
+    second, _ = store.open("env:1", ALL_SCOPES, stored=False)
     store.find(first)
-    third, _ = store.open(0)
+    third, _ = store.open("env:1", ALL_SCOPES, stored=False)
     assert len(store) == 2
     assert store.find(second) is None
     assert store.find(first) is not None and store.find(third) is not None

@@ -27,6 +27,10 @@ ALLOWED: dict[str, set[str]] = {
     "projections.forensics": {
         "schemas", "projections.model", "projections.db", "projections.forensics",
     },
+    "projections.access": {
+        "schemas", "projections.model", "projections.db", "projections.chain",
+        "projections.access",
+    },
     "projections.queries": {
         "schemas", "projections.model", "projections.db", "projections.queries",
     },
