@@ -7,13 +7,19 @@ with a message naming the variable, before anything connects anywhere.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from producer.topics import DEAD_LETTER_TOPIC_DEFAULT, DEFAULT_PARTITIONS, LIFECYCLE_TOPIC_DEFAULT
+from producer.topics import (
+    CHECKPOINT_TOPIC_DEFAULT,
+    DEAD_LETTER_TOPIC_DEFAULT,
+    DEFAULT_PARTITIONS,
+    LIFECYCLE_TOPIC_DEFAULT,
+)
 
 SQLITE_DEFAULT = "sqlite:///client-audit.db"
 
@@ -65,6 +71,7 @@ class Settings(BaseSettings):
     )
     lifecycle_topic: str = LIFECYCLE_TOPIC_DEFAULT
     dead_letter_topic: str = DEAD_LETTER_TOPIC_DEFAULT
+    checkpoint_topic: str = CHECKPOINT_TOPIC_DEFAULT
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=10_000)
     replication_factor: int = Field(default=1, ge=1, le=100)
     database_url: str = Field(
@@ -75,6 +82,8 @@ class Settings(BaseSettings):
     delivery_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     api_tokens: list[SecretStr] = Field(default_factory=list)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    signing_key: Path | None = None
+    """Private key the projector signs checkpoints with (``keys generate``)."""
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -84,7 +93,7 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value.strip()
 
-    @field_validator("lifecycle_topic", "dead_letter_topic")
+    @field_validator("lifecycle_topic", "dead_letter_topic", "checkpoint_topic")
     @classmethod
     def _topic_name(cls, value: str) -> str:
         if not _TOPIC.fullmatch(value) or value in (".", ".."):

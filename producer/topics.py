@@ -16,6 +16,12 @@ LIFECYCLE_TOPIC_DEFAULT = "client-audit.credential-lifecycle.v1"
 """The system of record: every lifecycle event, keyed by credential id."""
 
 DEAD_LETTER_TOPIC_DEFAULT = "client-audit.credential-lifecycle.v1.dlq"
+
+CHECKPOINT_TOPIC_DEFAULT = "client-audit.checkpoints.v1"
+"""Signed checkpoints of the audit log's Merkle logs, as the projector makes them."""
+
+CHECKPOINT_PARTITIONS = 1
+"""One partition: checkpoints stay in the order they were made."""
 """Messages the projector could not decode or validate, with the reason in headers."""
 
 DEFAULT_PARTITIONS = 6
@@ -43,18 +49,30 @@ DEAD_LETTER_CONFIGS = {
 
 @dataclass(frozen=True)
 class TopicLayout:
-    """Names and sizing of the two topics one deployment uses."""
+    """Names and sizing of the topics one deployment uses."""
 
     lifecycle: str = LIFECYCLE_TOPIC_DEFAULT
     dead_letter: str = DEAD_LETTER_TOPIC_DEFAULT
     partitions: int = DEFAULT_PARTITIONS
     replication_factor: int = 1
+    checkpoints: str | None = None
+    """The checkpoints topic, created when named."""
+
+    def specs(self) -> dict[str, tuple[int, dict[str, str]]]:
+        """Topic name -> (partitions, configs)."""
+        found = {
+            self.lifecycle: (self.partitions, LIFECYCLE_CONFIGS),
+            self.dead_letter: (self.partitions, DEAD_LETTER_CONFIGS),
+        }
+        if self.checkpoints is not None:
+            found[self.checkpoints] = (CHECKPOINT_PARTITIONS, RETENTION_CONFIGS)
+        return found
 
 
 def ensure_topics(
     bootstrap_servers: str, layout: TopicLayout, timeout_s: float = 30.0
 ) -> list[str]:
-    """Create whichever of the two topics is missing; return the names created."""
+    """Create whichever of the layout's topics is missing; return the names created."""
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap_servers,
@@ -68,15 +86,15 @@ def ensure_topics(
         ) from exc
     try:
         existing = set(admin.list_topics())
-        wanted = [name for name in (layout.lifecycle, layout.dead_letter) if name not in existing]
+        specs = layout.specs()
+        wanted = [name for name in specs if name not in existing]
         if not wanted:
             return []
-        configs = {layout.lifecycle: LIFECYCLE_CONFIGS, layout.dead_letter: DEAD_LETTER_CONFIGS}
         spec = {
             name: {
-                "num_partitions": layout.partitions,
+                "num_partitions": specs[name][0],
                 "replication_factor": layout.replication_factor,
-                "configs": configs[name],
+                "configs": specs[name][1],
             }
             for name in wanted
         }

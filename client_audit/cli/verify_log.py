@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from client_audit.cli.context import settings_of
+from client_audit.cli.evidence import load_keys
 from client_audit.cli.forensics_io import Printed, format_option, print_rows, reading
 from consumer.errors import ConsumerError
 from consumer.log_check import PartitionCheck, check_against_topic
+from projections.chain.checkpoint_verify import CheckpointFinding, verify_against_checkpoints
 from projections.chain.verify import PartitionVerdict, verify_chains
 
 INTACT = "intact"
@@ -19,8 +22,8 @@ class LogVerdict(Printed):
     """One partition's result of one check (``chain`` or ``kafka``)."""
 
     check: str
-    topic: str
-    partition: int
+    topic: str | None
+    partition: int | None
     result: str
     rows: int
     messages: int | None
@@ -30,9 +33,12 @@ class LogVerdict(Printed):
     position: int | None
     event_id: str | None
     detail: str | None
+    checkpoint_id: int | None = None
+    merkle_root: str | None = None
 
 
 COLUMNS = ("check", "partition", "result", "rows", "lastOffset", "offset", "eventId", "detail")
+"""Table columns (JSON and CSV hold every field)."""
 
 
 def _chain_row(verdict: PartitionVerdict) -> LogVerdict:
@@ -50,6 +56,34 @@ def _chain_row(verdict: PartitionVerdict) -> LogVerdict:
         position=None if found is None else found.position,
         event_id=None if found is None else found.event_id,
         detail=None if found is None else found.detail,
+        merkle_root=verdict.merkle_root.hex(),
+    )
+
+
+def _checkpoint_row(found: CheckpointFinding) -> LogVerdict:
+    return LogVerdict(
+        check="checkpoint",
+        topic=found.topic,
+        partition=found.partition,
+        result=found.finding.value,
+        rows=found.size or 0,
+        messages=None,
+        last_offset=None,
+        head_hash=None,
+        offset=None,
+        position=found.last_vouched_position,
+        event_id=found.last_vouched_event_id,
+        detail=found.detail + _vouched(found),
+        checkpoint_id=found.checkpoint_id,
+    )
+
+
+def _vouched(found: CheckpointFinding) -> str:
+    if found.last_vouched_index is None:
+        return ""
+    return (
+        f"; the log diverges after entry {found.last_vouched_index} (position "
+        f"{found.last_vouched_position}), the last an earlier checkpoint vouches for"
     )
 
 
@@ -75,12 +109,25 @@ def _kafka_row(check: PartitionCheck) -> LogVerdict:
 @click.option("--against-kafka", is_flag=True,
               help="Also read the lifecycle topic and check every audit row against the message "
                    "at its offset, and that every valid event there has a row.")
+@click.option("--checkpoints", "with_checkpoints", is_flag=True,
+              help="Also check the log against every stored signed checkpoint, trusting only "
+                   "--public-key: forged or unknown-key checkpoints, truncation, divergence, "
+                   "forks and late entries.")
+@click.option("--public-key", "public_keys", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A trusted Ed25519 public key (PEM) for --checkpoints; repeat for several.")
 @format_option
 @click.pass_context
-def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> None:
+def verify_log(ctx: click.Context, against_kafka: bool, with_checkpoints: bool,
+               public_keys: tuple[Path, ...], output: str | None) -> None:
     """Check that the stored audit log was not altered: walk each partition's hash chain in
-    offset order, recompute every row's hash, and report the first altered, removed or
-    inserted row of each partition.
+    offset order, recompute every row's hash (its entry document covers the event, its flags
+    and its Kafka position), check that positions rise with offsets, rebuild the partition's
+    Merkle log from the rows and hold it against the stored leaves and head, and report the
+    first altered, removed, inserted or reordered row of each partition.
+
+    With --checkpoints (and --public-key), also check the rows against every signed
+    checkpoint, offline: a recomputed chain with recomputed heads no longer passes.
 
     With --against-kafka, also compare each row with the message at its offset on the topic
     (up to the projection's stored position). One row per partition and check; headHash is
@@ -88,9 +135,19 @@ def verify_log(ctx: click.Context, against_kafka: bool, output: str | None) -> N
     run that ends on another hash for the same last offset means the log was rewritten.
     Exits 1 when anything does not hold.
     """
+    if with_checkpoints and not public_keys:
+        raise click.UsageError("--checkpoints needs --public-key (the keys you trust)")
+    if public_keys and not with_checkpoints:
+        raise click.UsageError("--public-key goes with --checkpoints")
+    keys = load_keys(public_keys)
     settings = settings_of(ctx)
     with reading(settings.database_url, "projection") as connection:
-        verdicts = [_chain_row(verdict) for verdict in verify_chains(connection)]
+        if with_checkpoints:
+            report = verify_against_checkpoints(connection, keys)
+            verdicts = [_chain_row(verdict) for verdict in report.verdicts]
+            verdicts += [_checkpoint_row(found) for found in report.findings]
+        else:
+            verdicts = [_chain_row(verdict) for verdict in verify_chains(connection)]
         if against_kafka:
             try:
                 checks = check_against_topic(
