@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from client_audit.cli.context import settings_of
 from client_audit.cli.forensics_io import non_blank, reading
 from client_audit.cli.params import INSTANT
+from projections.chain.checkpoints import Checkpoint, CheckpointFormatError, from_document
 from projections.chain.signing import SigningKeyError, key_id, load_public_key
 from projections.evidence import bundle
 from projections.evidence.proofs import (
@@ -27,7 +28,10 @@ from projections.evidence.verification import Verification, verify_bundle, verif
 
 def public_keys_option(command: Any) -> Any:
     return click.option(
-        "--public-key", "public_keys", multiple=True, required=True,
+        "--public-key",
+        "public_keys",
+        multiple=True,
+        required=True,
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="A trusted Ed25519 public key (PEM); repeat for several (key rotation).",
     )(command)
@@ -45,6 +49,29 @@ def load_keys(paths: tuple[Path, ...]) -> dict[str, Ed25519PublicKey]:
     return found
 
 
+def load_checkpoint_files(paths: tuple[Path, ...]) -> list[Checkpoint | CheckpointFormatError]:
+    """The checkpoints in the given files (or folders of ``*.json`` files, as the projector's
+    ``--checkpoint-dir`` writes); one that is not a checkpoint as the error naming its file."""
+    files = sorted(
+        {
+            found
+            for path in paths
+            for found in (sorted(path.glob("*.json")) if path.is_dir() else [path])
+        }
+    )
+    loaded: list[Checkpoint | CheckpointFormatError] = []
+    for path in files:
+        try:
+            loaded.append(from_document(json.loads(path.read_text(encoding="utf-8"))))
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot read {path}: {exc.strerror}", param_hint="--checkpoint-file"
+            ) from None
+        except (ValueError, CheckpointFormatError) as exc:
+            loaded.append(CheckpointFormatError(f"{path}: {exc}"))
+    return loaded
+
+
 def _write(document: dict[str, Any], out: Path | None) -> None:
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if out is None:
@@ -55,17 +82,35 @@ def _write(document: dict[str, Any], out: Path | None) -> None:
 
 
 @click.command()
-@click.option("--entry", "entry", callback=non_blank, metavar="POSITION|EVENT_ID",
-              help="Prove one audit entry (by its position or its event id).")
-@click.option("--consistency", nargs=2, type=click.IntRange(min=1), metavar="OLD_SIZE NEW_SIZE",
-              help="Prove that a partition's first OLD_SIZE entries are a prefix of its first "
-                   "NEW_SIZE (with --partition).")
+@click.option(
+    "--entry",
+    "entry",
+    callback=non_blank,
+    metavar="POSITION|EVENT_ID",
+    help="Prove one audit entry (by its position or its event id).",
+)
+@click.option(
+    "--consistency",
+    nargs=2,
+    type=click.IntRange(min=1),
+    metavar="OLD_SIZE NEW_SIZE",
+    help="Prove that a partition's first OLD_SIZE entries are a prefix of its first "
+    "NEW_SIZE (with --partition).",
+)
 @click.option("--partition", type=click.IntRange(min=0), help="The partition of --consistency.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the proof to this file [default: stdout].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the proof to this file [default: stdout].",
+)
 @click.pass_context
-def prove(ctx: click.Context, entry: str | None, consistency: tuple[int, int] | None,
-          partition: int | None, out: Path | None) -> None:
+def prove(
+    ctx: click.Context,
+    entry: str | None,
+    consistency: tuple[int, int] | None,
+    partition: int | None,
+    out: Path | None,
+) -> None:
     """Write a JSON proof: an entry's audit path to the latest signed checkpoint that
     covers it (with the entry, its document and the checkpoint), or a consistency proof
     between two sizes of one partition's log (with the checkpoints that signed them).
@@ -94,36 +139,56 @@ def prove(ctx: click.Context, entry: str | None, consistency: tuple[int, int] | 
 
 
 @click.command("export-evidence")
-@click.option("--credential", "credential_id", required=True, callback=non_blank, metavar="ID",
-              help="The credential whose entries to export.")
+@click.option(
+    "--credential",
+    "credential_id",
+    required=True,
+    callback=non_blank,
+    metavar="ID",
+    help="The credential whose entries to export.",
+)
 @click.option("--from", "start", type=INSTANT, help="Only entries occurring at or after this.")
 @click.option("--to", "end", type=INSTANT, help="Only entries occurring before this.")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The folder to write the bundle to (created; must be empty if it exists).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write the bundle to (created; must be empty if it exists).",
+)
 @click.pass_context
-def export_evidence(ctx: click.Context, credential_id: str, start: datetime | None,
-                    end: datetime | None, out: Path) -> None:
+def export_evidence(
+    ctx: click.Context, credential_id: str, start: datetime | None, end: datetime | None, out: Path
+) -> None:
     """Write a self-contained evidence bundle of a credential's entries: each entry with
     its inclusion proof, the checkpoints and public keys they rest on, a manifest, a README
     and a checking script that needs only Python and `cryptography`."""
     if out.exists() and any(out.iterdir()):
         raise click.BadParameter(f"{out} is not empty", param_hint="--out")
     if start is not None and end is not None and end <= start:
-        raise click.BadParameter(f"must be after --from ({start.isoformat()})",
-                                 param_hint="--to")
+        raise click.BadParameter(f"must be after --from ({start.isoformat()})", param_hint="--to")
     settings = settings_of(ctx)
     with reading(settings.database_url, "projection") as connection:
         try:
             summary = bundle.export(connection, credential_id, out, start, end)
         except EvidenceError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps({
-        "folder": str(summary.folder), "entries": summary.entries,
-        "notCovered": len(summary.skipped), "checkpoints": summary.checkpoint_ids,
-    }, indent=2))
+    click.echo(
+        json.dumps(
+            {
+                "folder": str(summary.folder),
+                "entries": summary.entries,
+                "notCovered": len(summary.skipped),
+                "checkpoints": summary.checkpoint_ids,
+            },
+            indent=2,
+        )
+    )
     if summary.skipped:
-        click.echo(f"{len(summary.skipped)} entries are not covered by a signed checkpoint "
-                   "yet (see manifest.json)", err=True)
+        click.echo(
+            f"{len(summary.skipped)} entries are not covered by a signed checkpoint "
+            "yet (see manifest.json)",
+            err=True,
+        )
 
 
 @click.command("verify-proof")
@@ -141,8 +206,9 @@ def verify_proof(evidence: Path, public_keys: tuple[Path, ...]) -> None:
         try:
             document = json.loads(evidence.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise click.BadParameter(f"{evidence} is not a JSON proof: {exc}",
-                                     param_hint="EVIDENCE") from None
+            raise click.BadParameter(
+                f"{evidence} is not a JSON proof: {exc}", param_hint="EVIDENCE"
+            ) from None
         results = [verify_document(document, keys)]
     for result in results:
         if result.holds:

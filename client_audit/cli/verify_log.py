@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from client_audit.cli.context import settings_of
-from client_audit.cli.evidence import load_keys
+from client_audit.cli.evidence import load_checkpoint_files, load_keys
 from client_audit.cli.forensics_io import Printed, format_option, print_rows, reading
 from consumer.errors import ConsumerError
 from consumer.log_check import PartitionCheck, check_against_topic
@@ -74,7 +74,7 @@ def _checkpoint_row(found: CheckpointFinding) -> LogVerdict:
         position=found.last_vouched_position,
         event_id=found.last_vouched_event_id,
         detail=found.detail + _vouched(found),
-        checkpoint_id=found.checkpoint_id,
+        checkpoint_id=found.checkpoint_id or None,
     )
 
 
@@ -106,20 +106,46 @@ def _kafka_row(check: PartitionCheck) -> LogVerdict:
 
 
 @click.command("verify-log")
-@click.option("--against-kafka", is_flag=True,
-              help="Also read the lifecycle topic and check every audit row against the message "
-                   "at its offset, and that every valid event there has a row.")
-@click.option("--checkpoints", "with_checkpoints", is_flag=True,
-              help="Also check the log against every stored signed checkpoint, trusting only "
-                   "--public-key: forged or unknown-key checkpoints, truncation, divergence, "
-                   "forks and late entries.")
-@click.option("--public-key", "public_keys", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A trusted Ed25519 public key (PEM) for --checkpoints; repeat for several.")
+@click.option(
+    "--against-kafka",
+    is_flag=True,
+    help="Also read the lifecycle topic and check every audit row against the message "
+    "at its offset, and that every valid event there has a row.",
+)
+@click.option(
+    "--checkpoints",
+    "with_checkpoints",
+    is_flag=True,
+    help="Also check the log against every stored signed checkpoint, trusting only "
+    "--public-key: forged or unknown-key checkpoints, truncation, divergence, "
+    "forks and late entries.",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A trusted Ed25519 public key (PEM) for --checkpoints; repeat for several.",
+)
+@click.option(
+    "--checkpoint-file",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A checkpoint kept outside the store (a file or a folder of them, as "
+    "`project --checkpoint-dir` writes) for --checkpoints; repeatable. One "
+    "missing from the store is reported.",
+)
 @format_option
 @click.pass_context
-def verify_log(ctx: click.Context, against_kafka: bool, with_checkpoints: bool,
-               public_keys: tuple[Path, ...], output: str | None) -> None:
+def verify_log(
+    ctx: click.Context,
+    against_kafka: bool,
+    with_checkpoints: bool,
+    public_keys: tuple[Path, ...],
+    checkpoint_files: tuple[Path, ...],
+    output: str | None,
+) -> None:
     """Check that the stored audit log was not altered: walk each partition's hash chain in
     offset order, recompute every row's hash (its entry document covers the event, its flags
     and its Kafka position), check that positions rise with offsets, rebuild the partition's
@@ -127,7 +153,9 @@ def verify_log(ctx: click.Context, against_kafka: bool, with_checkpoints: bool,
     first altered, removed, inserted or reordered row of each partition.
 
     With --checkpoints (and --public-key), also check the rows against every signed
-    checkpoint, offline: a recomputed chain with recomputed heads no longer passes.
+    checkpoint, offline: a recomputed chain with recomputed heads no longer passes. Give
+    the checkpoints kept elsewhere with --checkpoint-file, so that removing them from the
+    store is seen too; with no valid checkpoint at all the check fails.
 
     With --against-kafka, also compare each row with the message at its offset on the topic
     (up to the projection's stored position). One row per partition and check; headHash is
@@ -137,13 +165,14 @@ def verify_log(ctx: click.Context, against_kafka: bool, with_checkpoints: bool,
     """
     if with_checkpoints and not public_keys:
         raise click.UsageError("--checkpoints needs --public-key (the keys you trust)")
-    if public_keys and not with_checkpoints:
-        raise click.UsageError("--public-key goes with --checkpoints")
+    if (public_keys or checkpoint_files) and not with_checkpoints:
+        raise click.UsageError("--public-key and --checkpoint-file go with --checkpoints")
     keys = load_keys(public_keys)
+    outside = load_checkpoint_files(checkpoint_files)
     settings = settings_of(ctx)
     with reading(settings.database_url, "projection") as connection:
         if with_checkpoints:
-            report = verify_against_checkpoints(connection, keys)
+            report = verify_against_checkpoints(connection, keys, outside)
             verdicts = [_chain_row(verdict) for verdict in report.verdicts]
             verdicts += [_checkpoint_row(found) for found in report.findings]
         else:
@@ -151,7 +180,9 @@ def verify_log(ctx: click.Context, against_kafka: bool, with_checkpoints: bool,
         if against_kafka:
             try:
                 checks = check_against_topic(
-                    connection, settings.kafka_bootstrap_servers, settings.lifecycle_topic,
+                    connection,
+                    settings.kafka_bootstrap_servers,
+                    settings.lifecycle_topic,
                     settings.delivery_timeout_s,
                 )
             except ConsumerError as exc:

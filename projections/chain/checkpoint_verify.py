@@ -13,12 +13,15 @@ signed root. What is found, per checkpoint and partition:
   finding names the last entry a matching checkpoint still vouches for;
 - ``fork``: two valid checkpoints of one size with different roots, or an older checkpoint
   the rows no longer give while a newer one is given (history rewritten and signed again);
-- ``late``: an entry was written (``projected_at``) after the first checkpoint that covers it.
+- ``late``: an entry was written (``projected_at``) after the first checkpoint that covers it;
+- ``missing``: a valid checkpoint given from outside the store (a file, a copy of the
+  checkpoints topic) is not in the store: it was removed;
+- ``none``: no valid checkpoint at all, so nothing vouches for the log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -42,6 +45,8 @@ class Finding(StrEnum):
     DIVERGED = "diverged"
     FORK = "fork"
     LATE = "late"
+    MISSING = "missing"
+    NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,29 +75,55 @@ class CheckpointReport:
         return all(found.finding is Finding.INTACT for found in self.findings)
 
 
+Given = Checkpoint | CheckpointFormatError
+
+
 def verify_against_checkpoints(
-    connection: Connection, keys: Mapping[str, Ed25519PublicKey]
+    connection: Connection,
+    keys: Mapping[str, Ed25519PublicKey],
+    outside: Sequence[Given] = (),
 ) -> CheckpointReport:
-    """Every stored checkpoint held against ``keys`` and against the rows."""
+    """Every stored checkpoint, and every one given from ``outside`` the store, held
+    against ``keys`` and against the rows."""
     valid: list[Checkpoint] = []
     findings: list[CheckpointFinding] = []
-    for found in stored_checkpoints.stored(connection):
+    inside = stored_checkpoints.stored(connection)
+    known = {(found.body, found.signature) for found in inside if isinstance(found, Checkpoint)}
+    for found in [*inside, *outside]:
         if isinstance(found, CheckpointFormatError):
             findings.append(CheckpointFinding(Finding.MALFORMED, None, detail=str(found)))
             continue
+        if found.checkpoint_id == 0 and (found.body, found.signature) in known:
+            continue
         public = keys.get(found.key_id)
         if public is None:
-            findings.append(CheckpointFinding(
-                Finding.UNKNOWN_KEY, found.checkpoint_id,
-                detail=f"signed with key {found.key_id}, which none of the given keys is",
-            ))
+            findings.append(
+                CheckpointFinding(
+                    Finding.UNKNOWN_KEY,
+                    found.checkpoint_id,
+                    detail=f"signed with key {found.key_id}, which none of the given keys is",
+                )
+            )
         elif not verify_signature(public, found.body, found.signature):
-            findings.append(CheckpointFinding(
-                Finding.FORGED, found.checkpoint_id,
-                detail=f"the signature does not verify with key {found.key_id}",
-            ))
+            findings.append(
+                CheckpointFinding(
+                    Finding.FORGED,
+                    found.checkpoint_id,
+                    detail=f"the signature does not verify with key {found.key_id}",
+                )
+            )
         else:
             valid.append(found)
+            if found.checkpoint_id == 0:
+                findings.append(
+                    CheckpointFinding(
+                        Finding.MISSING,
+                        None,
+                        size=sum(head.size for head in found.logs),
+                        detail=f"the checkpoint of {found.time.isoformat()} signed by "
+                        f"{found.key_id} is not in the store: it was removed",
+                    )
+                )
     sizes: dict[PartitionKey, set[int]] = {}
     deadlines: dict[PartitionKey, list[tuple[int, datetime]]] = {}
     for checkpoint in valid:
@@ -105,10 +136,22 @@ def verify_against_checkpoints(
     for log in sorted(sizes):
         findings += _partition_findings(log, by_key.get(log), valid)
     report = CheckpointReport(verdicts, findings, len(valid))
-    if not findings:
-        report.findings.append(CheckpointFinding(
-            Finding.INTACT, None, detail=f"{len(valid)} checkpoints hold for the rows",
-        ))
+    if not valid:
+        report.findings.append(
+            CheckpointFinding(
+                Finding.NONE,
+                None,
+                detail="no checkpoint signed by a given key: nothing vouches for the log",
+            )
+        )
+    elif not findings:
+        report.findings.append(
+            CheckpointFinding(
+                Finding.INTACT,
+                None,
+                detail=f"{len(valid)} checkpoints hold for the rows",
+            )
+        )
     return report
 
 
@@ -125,21 +168,34 @@ def _partition_findings(
     for checkpoint, head in claims:
         earlier = by_size.setdefault(head.size, head.root)
         if earlier != head.root:
-            findings.append(CheckpointFinding(
-                Finding.FORK, checkpoint.checkpoint_id, topic, partition, head.size,
-                f"another checkpoint signed root {earlier.hex()[:16]}... for the same size",
-            ))
-    matching = [head.size for _cp, head in claims
-                if head.size <= rows and roots.get(head.size) == head.root]
+            findings.append(
+                CheckpointFinding(
+                    Finding.FORK,
+                    checkpoint.checkpoint_id,
+                    topic,
+                    partition,
+                    head.size,
+                    f"another checkpoint signed root {earlier.hex()[:16]}... for the same size",
+                )
+            )
+    matching = [
+        head.size for _cp, head in claims if head.size <= rows and roots.get(head.size) == head.root
+    ]
     for checkpoint, head in claims:
         if head.size > rows:
-            findings.append(CheckpointFinding(
-                Finding.TRUNCATED, checkpoint.checkpoint_id, topic, partition, head.size,
-                f"the checkpoint covers {head.size} entries; the partition holds {rows}",
-                *_vouched(verdict, matching, head.size),
-            ))
+            findings.append(
+                CheckpointFinding(
+                    Finding.TRUNCATED,
+                    checkpoint.checkpoint_id,
+                    topic,
+                    partition,
+                    head.size,
+                    f"the checkpoint covers {head.size} entries; the partition holds {rows}",
+                    *_vouched(verdict, matching, head.size),
+                )
+            )
         elif roots.get(head.size) != head.root:
-            later_holds = any(size > head.size for size in matching)
+            later_holds = any(size >= head.size for size in matching)
             kind = Finding.FORK if later_holds else Finding.DIVERGED
             detail = (
                 f"signed root {head.root.hex()[:16]}... for {head.size} entries; the rows give "
@@ -149,18 +205,31 @@ def _partition_findings(
                 detail += "; a later checkpoint holds for the rows: history was re-signed"
             if verdict is not None and verdict.first_break is not None:
                 detail += f"; first break: {verdict.first_break.detail}"
-            findings.append(CheckpointFinding(
-                kind, checkpoint.checkpoint_id, topic, partition, head.size, detail,
-                *_vouched(verdict, matching, head.size),
-            ))
+            findings.append(
+                CheckpointFinding(
+                    kind,
+                    checkpoint.checkpoint_id,
+                    topic,
+                    partition,
+                    head.size,
+                    detail,
+                    *_vouched(verdict, matching, head.size),
+                )
+            )
     if verdict is not None and verdict.late is not None:
         late = verdict.late
-        findings.append(CheckpointFinding(
-            Finding.LATE, None, topic, partition, late.index + 1,
-            f"entry {late.index} (position {late.position}, event {late.event_id}) was written "
-            f"at {late.projected_at.isoformat()}, after the checkpoint of "
-            f"{late.deadline.isoformat()} that covers it",
-        ))
+        findings.append(
+            CheckpointFinding(
+                Finding.LATE,
+                None,
+                topic,
+                partition,
+                late.index + 1,
+                f"entry {late.index} (position {late.position}, event {late.event_id}) was written "
+                f"at {late.projected_at.isoformat()}, after the checkpoint of "
+                f"{late.deadline.isoformat()} that covers it",
+            )
+        )
     return findings
 
 

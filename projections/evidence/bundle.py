@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, RowMapping, select
 
 from projections.chain import checkpoints
 from projections.chain.checkpoints import from_document
 from projections.chain.hashing import instant_text
 from projections.chain.verify import raw_columns
 from projections.db.tables import audit_log
-from projections.evidence.proofs import EvidenceError, inclusion_document
+from projections.evidence.proofs import EvidenceError, NotCoveredError, inclusion_document
 
 STANDALONE = Path(__file__).resolve().parent / "standalone"
 
@@ -78,25 +78,56 @@ def export(
         query = query.where(audit_log.c.occurred_at >= start)
     if end is not None:
         query = query.where(audit_log.c.occurred_at < end)
-    rows = list(connection.execute(query.order_by(audit_log.c.position)).mappings())
-    if not rows:
-        raise EvidenceError(f"no audit entry of credential {credential_id!r} in that window")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "checkpoints").mkdir(exist_ok=True)
-    (folder / "public-keys").mkdir(exist_ok=True)
+    rows = connection.execute(query.order_by(audit_log.c.position)).mappings()
+    if folder.exists() and any(folder.iterdir()):
+        raise EvidenceError(f"{folder} is not empty")
+    staging = folder.parent / f".{folder.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        summary = _write(connection, credential_id, staging, rows, start, end)
+        if folder.exists():
+            folder.rmdir()
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    summary.folder = folder
+    return summary
+
+
+def _write(
+    connection: Connection,
+    credential_id: str,
+    folder: Path,
+    rows: Iterable[RowMapping],
+    start: datetime | None,
+    end: datetime | None,
+) -> BundleSummary:
+    (folder / "checkpoints").mkdir()
+    (folder / "public-keys").mkdir()
     summary = BundleSummary(folder)
     used: dict[int, dict[str, Any]] = {}
+    ids = {
+        found.body: found.checkpoint_id
+        for found in checkpoints.stored(connection)
+        if isinstance(found, checkpoints.Checkpoint)
+    }
+    seen = 0
     with (folder / "entries.jsonl").open("w", encoding="utf-8") as out:
         for row in rows:
+            seen += 1
             try:
                 proof = inclusion_document(connection, row)
-            except EvidenceError:
+            except NotCoveredError:
                 summary.skipped.append(row["position"])
                 continue
             out.write(json.dumps(proof, ensure_ascii=False, sort_keys=True) + "\n")
             checkpoint = from_document(proof["checkpoint"])
-            used[_id_of(connection, checkpoint.body)] = proof["checkpoint"]
+            used[ids.get(checkpoint.body, 0)] = proof["checkpoint"]
             summary.entries += 1
+    if not seen:
+        raise EvidenceError(f"no audit entry of credential {credential_id!r} in that window")
     if summary.entries == 0:
         raise EvidenceError(
             f"no entry of credential {credential_id!r} is covered by a signed checkpoint yet"
@@ -114,23 +145,25 @@ def export(
     summary.checkpoint_ids = sorted(used)
     _write_manifest(folder, credential_id, start, end, summary, sorted(key_ids))
     shutil.copyfile(STANDALONE / "check_bundle.py", folder / "check_bundle.py")
-    (folder / "README.md").write_text(README.format(
-        credential=credential_id, keys=", ".join(sorted(key_ids)), count=summary.entries,
-        skipped=len(summary.skipped),
-    ), encoding="utf-8")
+    (folder / "README.md").write_text(
+        README.format(
+            credential=credential_id,
+            keys=", ".join(sorted(key_ids)),
+            count=summary.entries,
+            skipped=len(summary.skipped),
+        ),
+        encoding="utf-8",
+    )
     return summary
 
 
-def _id_of(connection: Connection, body: bytes) -> int:
-    for found in checkpoints.stored(connection):
-        if isinstance(found, checkpoints.Checkpoint) and found.body == body:
-            return found.checkpoint_id
-    return 0
-
-
 def _write_manifest(
-    folder: Path, credential_id: str, start: datetime | None, end: datetime | None,
-    summary: BundleSummary, key_ids: Sequence[str],
+    folder: Path,
+    credential_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    summary: BundleSummary,
+    key_ids: Sequence[str],
 ) -> None:
     manifest = {
         "format": "client-audit/evidence-bundle/v1",
@@ -143,5 +176,4 @@ def _write_manifest(
         "checkpoints": summary.checkpoint_ids,
         "keyIds": list(key_ids),
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
-                                          encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -43,6 +43,10 @@ class EvidenceError(ValueError):
     checkpoint covering it."""
 
 
+class NotCoveredError(EvidenceError):
+    """No signed checkpoint covers the entry yet."""
+
+
 def find_entry(connection: Connection, reference: str) -> RowMapping:
     """The audit row at a position (digits) or with an event id (a UUID)."""
     query = select(*raw_columns())
@@ -85,7 +89,7 @@ def inclusion_document(connection: Connection, row: RowMapping) -> dict[str, Any
     topic, partition, index = row["kafka_topic"], row["kafka_partition"], row["leaf_index"]
     checkpoint = checkpoints.covering(connection, topic, partition, index)
     if checkpoint is None:
-        raise EvidenceError(
+        raise NotCoveredError(
             f"no signed checkpoint covers entry {index} of {topic}[{partition}] yet; a "
             "projector given --signing-key makes one every few thousand entries and when it "
             "stops"
@@ -151,8 +155,11 @@ def _signed_at(
 ) -> checkpoints.Checkpoint | None:
     query = (
         select(checkpoint_logs.c.checkpoint_id)
-        .where(checkpoint_logs.c.topic == topic, checkpoint_logs.c.partition == partition,
-               checkpoint_logs.c.size == size)
+        .where(
+            checkpoint_logs.c.topic == topic,
+            checkpoint_logs.c.partition == partition,
+            checkpoint_logs.c.size == size,
+        )
         .order_by(checkpoint_logs.c.checkpoint_id.desc())
         .limit(1)
     )
