@@ -13,6 +13,7 @@ from client_audit.cli.forensics_io import Printed, format_option, print_rows, re
 from consumer.errors import ConsumerError
 from consumer.log_check import PartitionCheck, check_against_topic
 from projections.chain.checkpoint_verify import CheckpointFinding, verify_against_checkpoints
+from projections.chain.heads import ReplacedChain, broken_before_upgrade
 from projections.chain.verify import PartitionVerdict, verify_chains
 
 INTACT = "intact"
@@ -84,6 +85,27 @@ def _vouched(found: CheckpointFinding) -> str:
     return (
         f"; the log diverges after entry {found.last_vouched_index} (position "
         f"{found.last_vouched_position}), the last an earlier checkpoint vouches for"
+    )
+
+
+def _replaced_row(replaced: ReplacedChain) -> LogVerdict:
+    return LogVerdict(
+        check="v1-chain",
+        topic=replaced.topic,
+        partition=replaced.partition,
+        result="broken-before-upgrade",
+        rows=replaced.length,
+        messages=None,
+        last_offset=None,
+        head_hash=replaced.chain_hash,
+        offset=replaced.first_break_offset,
+        position=None,
+        event_id=None,
+        detail=(
+            f"the v1 chain no longer held from offset {replaced.first_break_offset} when the "
+            f"rows were re-hashed at {replaced.replaced_at.isoformat()} (revision 0004): the "
+            "log was altered before the upgrade; compare with the topic (--against-kafka)"
+        ),
     )
 
 
@@ -177,6 +199,7 @@ def verify_log(
             verdicts += [_checkpoint_row(found) for found in report.findings]
         else:
             verdicts = [_chain_row(verdict) for verdict in verify_chains(connection)]
+        verdicts += [_replaced_row(replaced) for replaced in broken_before_upgrade(connection)]
         if against_kafka:
             try:
                 checks = check_against_topic(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, select, tuple_
 
 from projections.chain.hashing import GENESIS_HASH
 from projections.chain.merkle import Frontier, fold
 from projections.db.backends import backend_of
-from projections.db.tables import audit_chain_heads, merkle_logs
+from projections.db.tables import audit_chain_heads, audit_chain_v1_heads, merkle_logs
 from projections.model.positioned import PartitionKey
 
 
@@ -123,3 +124,31 @@ def _head_row(key: PartitionKey, head: ChainHead) -> dict[str, object]:
         "length": head.length,
         "frontier": [value.hex() for value in head.frontier],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class ReplacedChain:
+    """A partition's v1 chain as revision 0004 found it when it re-hashed the rows."""
+
+    topic: str
+    partition: int
+    chain_hash: str
+    length: int
+    replaced_at: datetime
+    first_break_offset: int | None
+    """The first offset whose row no longer gave the v1 chain (None: it was intact)."""
+
+
+def broken_before_upgrade(connection: Connection) -> list[ReplacedChain]:
+    """The partitions whose v1 chain was already broken when it was replaced: what was
+    altered before the upgrade stays reported after it."""
+    query = (
+        select(audit_chain_v1_heads)
+        .where(audit_chain_v1_heads.c.intact.is_(False))
+        .order_by(audit_chain_v1_heads.c.topic, audit_chain_v1_heads.c.partition)
+    )
+    return [
+        ReplacedChain(row.topic, row.partition, row.chain_hash, row.length, row.replaced_at,
+                      row.first_break_offset)
+        for row in connection.execute(query)
+    ]

@@ -222,7 +222,10 @@ audit_chain_v1_heads = Table(
     Column("chain_hash", String(64), nullable=False),
     Column("length", BigInteger, nullable=False),
     Column("replaced_at", UtcDateTime, nullable=False),
+    Column("intact", Boolean, nullable=False),
+    Column("first_break_offset", BigInteger, nullable=True),
 )
 """The heads of the first (v1) audit chain as they were when revision 0004 re-hashed every
 row with the v2 entry documents: the last word of the old chain, kept as evidence of the
-transition."""
+transition, and whether the rows still gave that chain (else the first offset that broke
+it) when they were re-hashed."""

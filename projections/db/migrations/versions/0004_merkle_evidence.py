@@ -6,8 +6,11 @@ offset order); each partition's Merkle log is built from its rows (every complet
 subtree stored in ``merkle_nodes``) and its head records the log's frontier. The heads of
 the v1 chain are kept in ``audit_chain_v1_heads`` with the time they were replaced: a v1
 head hash recorded elsewhere before the upgrade can be matched there, and nothing after it
-is comparable with the v1 chain. Tables for signing keys and signed checkpoints are added
-(empty: checkpoints are made by a projector given a signing key).
+is comparable with the v1 chain. Re-hashing must not launder a log altered before the
+upgrade, so every row's v1 hash and link is checked as it is re-hashed, and the end of each
+partition's chain against its v1 head: ``intact`` and ``first_break_offset`` record the
+result, which ``verify-log`` reports from then on. Tables for signing keys and signed
+checkpoints are added (empty: checkpoints are made by a projector given a signing key).
 
 The downgrade drops what this revision added and re-hashes every row with the v1 chain.
 The code below is a frozen copy of what this revision runs; later changes to the live code
@@ -98,6 +101,8 @@ _v1_heads = sa.table(
     sa.column("chain_hash", sa.String()),
     sa.column("length", sa.BigInteger()),
     sa.column("replaced_at", _instant()),
+    sa.column("intact", sa.Boolean()),
+    sa.column("first_break_offset", sa.BigInteger()),
 )
 
 
@@ -243,6 +248,8 @@ def upgrade() -> None:
         sa.Column("chain_hash", sa.String(64), nullable=False),
         sa.Column("length", sa.BigInteger(), nullable=False),
         sa.Column("replaced_at", _instant(), nullable=False),
+        sa.Column("intact", sa.Boolean(), nullable=False),
+        sa.Column("first_break_offset", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("topic", "partition", name="pk_audit_chain_v1_heads"),
     )
     connection = op.get_bind()
@@ -252,15 +259,17 @@ def upgrade() -> None:
     if old:
         connection.execute(sa.insert(_v1_heads), [
             {"topic": t, "partition": p, "last_offset": o, "chain_hash": h, "length": n,
-             "replaced_at": now}
+             "replaced_at": now, "intact": True, "first_break_offset": None}
             for t, p, o, h, n in old
         ])
+    v1_heads = {(t, p): (o, h, n) for t, p, o, h, n in old}
     connection.execute(sa.update(_heads).values(frontier=[]))
     for topic, partition in _partitions(connection):
         connection.execute(sa.insert(_logs).values(topic=topic, partition=partition))
         log_id = connection.execute(sa.select(_logs.c.log_id).where(
             _logs.c.topic == topic, _logs.c.partition == partition)).scalar_one()
-        _rehash(connection, topic, partition, v2_link, int(log_id))
+        walk = _rehash(connection, topic, partition, v2_link, int(log_id))
+        _record_v1(connection, topic, partition, walk, v1_heads.get((topic, partition)), now)
     with op.batch_alter_table("audit_log") as batch:
         batch.alter_column("leaf_index", existing_type=sa.BigInteger(), nullable=False)
     with op.batch_alter_table("audit_chain_heads") as batch:
@@ -293,11 +302,53 @@ def _partitions(connection: sa.Connection) -> list[tuple[str, int]]:
     return [(topic, partition) for topic, partition in rows]
 
 
+class _V1Walk:
+    """What re-hashing saw of the v1 chain: its end, and the first row that broke it."""
+
+    def __init__(self) -> None:
+        self.last: str = GENESIS_HASH
+        self.last_offset = -1
+        self.length = 0
+        self.first_break: int | None = None
+
+    def see(self, offset: int, stored_previous: str, stored_chain: str, payload: dict[str, Any],
+            anomalies: list[str], topic: str, partition: int) -> None:
+        expected, _leaf = v1_link(stored_previous, payload, anomalies, topic, partition, offset)
+        if self.first_break is None and (stored_previous != self.last or stored_chain != expected):
+            self.first_break = offset
+        self.last, self.last_offset, self.length = stored_chain, offset, self.length + 1
+
+
+def _record_v1(
+    connection: sa.Connection, topic: str, partition: int, walk: _V1Walk,
+    head: tuple[int, str, int] | None, now: datetime,
+) -> None:
+    """Record whether the v1 chain the re-hash replaced was intact up to its head."""
+    first_break = walk.first_break
+    if first_break is None and head != (walk.last_offset, walk.last, walk.length):
+        first_break = walk.last_offset
+    if head is None:
+        connection.execute(sa.insert(_v1_heads).values(
+            topic=topic, partition=partition, last_offset=walk.last_offset,
+            chain_hash=walk.last, length=walk.length, replaced_at=now, intact=False,
+            first_break_offset=first_break if first_break is not None else walk.last_offset,
+        ))
+        return
+    if first_break is not None:
+        connection.execute(
+            sa.update(_v1_heads)
+            .where(_v1_heads.c.topic == topic, _v1_heads.c.partition == partition)
+            .values(intact=False, first_break_offset=first_break)
+        )
+
+
 def _rehash(
     connection: sa.Connection, topic: str, partition: int, link: Link, log_id: int | None
-) -> None:
+) -> _V1Walk:
     """Chain a partition's rows again in offset order with ``link``; with a ``log_id``, also
-    number them and build the partition's Merkle log; move the head."""
+    number them and build the partition's Merkle log; move the head. What the walk saw of
+    the chain the rows held before is returned."""
+    walk = _V1Walk()
     previous, last_offset = GENESIS_HASH, -1
     frontier = Frontier()
     values: dict[str, Any] = {"previous_hash": sa.bindparam("b_previous"),
@@ -309,7 +360,7 @@ def _rehash(
     while True:
         page = connection.execute(
             sa.select(_audit.c.position, _audit.c.payload, _audit.c.anomalies,
-                      _audit.c.kafka_offset)
+                      _audit.c.kafka_offset, _audit.c.previous_hash, _audit.c.chain_hash)
             .where(_audit.c.kafka_topic == topic, _audit.c.kafka_partition == partition,
                    _audit.c.kafka_offset > last_offset)
             .order_by(_audit.c.kafka_offset)
@@ -319,7 +370,10 @@ def _rehash(
             break
         changes: list[dict[str, Any]] = []
         nodes: list[dict[str, Any]] = []
-        for position, payload, anomalies, offset in page:
+        for position, payload, anomalies, offset, stored_previous, stored_chain in page:
+            if log_id is not None:
+                walk.see(offset, stored_previous, stored_chain, payload, list(anomalies), topic,
+                         partition)
             current, leaf = link(previous, payload, list(anomalies), topic, partition, offset)
             change = {"b_position": position, "b_previous": previous, "b_chain": current}
             if log_id is not None:
@@ -338,3 +392,4 @@ def _rehash(
         sa.update(_heads).where(_heads.c.topic == topic, _heads.c.partition == partition)
         .values(**head)
     )
+    return walk
