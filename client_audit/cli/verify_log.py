@@ -38,7 +38,10 @@ class LogVerdict(Printed):
     merkle_root: str | None = None
 
 
-COLUMNS = ("check", "partition", "result", "rows", "lastOffset", "offset", "eventId", "detail")
+COLUMNS = (
+    "check", "partition", "result", "rows", "lastOffset", "offset", "position", "eventId",
+    "checkpointId", "detail",
+)
 """Table columns (JSON and CSV hold every field)."""
 
 
