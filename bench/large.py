@@ -7,23 +7,14 @@ service database) and turns its JSON into figures.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from bench.figures import Figure
+from bench.services import service_database
 
 BASE_ROWS = 1_000_000
-
-
-def _service_database() -> str:
-    given = os.environ.get("DATABASE_URL", "")
-    if given.startswith("postgresql"):
-        return given
-    from devservices import postgres
-
-    return postgres.ensure_running(None).service_url
 
 
 def query_latency_figures(rows: int) -> list[Figure]:
@@ -40,7 +31,7 @@ def query_latency_figures(rows: int) -> list[Figure]:
         "--schema",
         f"client_audit_bench_{rows}",
         "--database-url",
-        _service_database(),
+        service_database(),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True)
     result = json.loads(output.stdout)
