@@ -1,4 +1,5 @@
-"""Run the benchmarks and print a table: ``python -m bench [--events N] [--runs R]``.
+"""Run the benchmarks and print a table: ``python -m bench [--events N] [--runs R]``
+(``--only-latency`` for the query, HTTP and proof latencies alone).
 
 Every figure is the median of R runs with min and max, measured on the real broker and
 databases. Results are saved as JSON under bench/results/. Besides the rates: projection
@@ -30,7 +31,7 @@ from bench import (
     workers_rate,
 )
 from bench.figures import Figure
-from bench.large import query_latency_figures
+from bench.large import console_latency_figures, query_latency_figures
 from bench.projection_rate import FreshStore
 from bench.services import bootstrap_servers, fresh_postgres, fresh_sqlite
 from bench.stream import BenchTopic, prepare_topic
@@ -87,6 +88,18 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--proof-samples", type=int, default=200, help="proofs of each kind per log size"
+    )
+    parser.add_argument(
+        "--console-rows",
+        type=int,
+        nargs="*",
+        default=[1_000_000, 10_000_000],
+        help="audit log sizes for console and API latency through HTTP (none skips)",
+    )
+    parser.add_argument(
+        "--only-latency",
+        action="store_true",
+        help="measure only the query, HTTP and proof latencies (no Kafka figures)",
     )
     return parser.parse_args()
 
@@ -190,10 +203,10 @@ def _proof_figures(
     return found
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
-    arguments = _arguments()
-    console = Console(stderr=True)
+def _pipeline_figures(
+    arguments: argparse.Namespace, console: Console
+) -> tuple[list[Figure], dict[str, float]]:
+    """The Kafka, projection and replay figures, and the ratios between them."""
     bootstrap = bootstrap_servers()
     figures: list[Figure] = []
     console.log("producer")
@@ -244,9 +257,23 @@ def main() -> None:
             for backend, fresh in stores.items():
                 label = f"{events:,}-event stream, one run"
                 figures.append(_replay_figure(bootstrap, large, backend, fresh, 1, label))
+    return figures, ratios
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    arguments = _arguments()
+    console = Console(stderr=True)
+    figures: list[Figure] = []
+    ratios: dict[str, float] = {}
+    if not arguments.only_latency:
+        figures, ratios = _pipeline_figures(arguments, console)
     for rows in arguments.query_rows:
         console.log(f"query latency over {rows:,} audit rows")
         figures += query_latency_figures(rows)
+    for rows in arguments.console_rows:
+        console.log(f"console and API latency through HTTP over {rows:,} audit rows")
+        figures += console_latency_figures(rows)
     figures += _proof_figures(arguments, console, ratios)
     Console().print(_table(figures))
     for name, ratio in ratios.items():

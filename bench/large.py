@@ -1,7 +1,8 @@
-"""The large-data figures: query latency over 1,000,000 and 10,000,000 audit rows.
+"""The large-data figures: query latency over 1,000,000 and 10,000,000 audit rows, in
+process (bench/query_latency.py) and through HTTP (bench/console_latency.py).
 
-Runs bench/query_latency.py (which builds or reuses the log in its own schema of the
-service database) and turns its JSON into figures.
+Each script builds or reuses the log in its own schema of the service database; their JSON
+becomes figures here.
 """
 
 from __future__ import annotations
@@ -43,6 +44,36 @@ def query_latency_figures(rows: int) -> list[Figure]:
     ):
         timing = result[key]
         label = f"{name}, {result['audit_rows']:,} rows"
+        figures.append(Figure(f"{label} p50", "ms", [timing["p50_ms"]], higher_is_better=False))
+        figures.append(Figure(f"{label} p99", "ms", [timing["p99_ms"]], higher_is_better=False))
+    return figures
+
+
+CONSOLE_ROUTES = (
+    ("console_search_by_credential", "console search credential:ID"),
+    ("console_search_by_owner_negated", "console search user:ID -outcome:ALLOWED"),
+    ("console_credential_page", "console credential page"),
+    ("v1_trail_by_credential", "GET /v1/trail?credentialId="),
+    ("v1_trail_by_owner", "GET /v1/trail?userId="),
+)
+
+
+def console_latency_figures(rows: int) -> list[Figure]:
+    """p50 and p99 through HTTP of the console's pages and the API's trail routes."""
+    command = [
+        sys.executable,
+        str(Path(__file__).with_name("console_latency.py")),
+        "--rows",
+        str(rows),
+        "--database-url",
+        service_database(),
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True)
+    result = json.loads(output.stdout)
+    figures = []
+    for key, name in CONSOLE_ROUTES:
+        timing = result["http"][key]
+        label = f"{name}, {result['audit_rows']:,} rows, HTTP"
         figures.append(Figure(f"{label} p50", "ms", [timing["p50_ms"]], higher_is_better=False))
         figures.append(Figure(f"{label} p99", "ms", [timing["p99_ms"]], higher_is_better=False))
     return figures

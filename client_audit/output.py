@@ -16,8 +16,9 @@ machine consumers. In tables every non-printable character is shown escaped
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any, TextIO, TypeVar
 
@@ -80,11 +81,36 @@ def table_cell(value: Any) -> str:
     return visible(str(value))
 
 
+def jsonl_lines(rows: Iterable[BaseModel]) -> Iterator[str]:
+    """One JSON object per row, each ending with a newline (for streamed responses too)."""
+    for row in rows:
+        yield row.model_dump_json() + "\n"
+
+
+def csv_lines(
+    rows: Iterable[BaseModel], model: type[BaseModel], neutralise: bool = True
+) -> Iterator[str]:
+    """The header line, then one CSV line per row (see :func:`csv_cell`)."""
+    names = field_names(model)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def line(cells: Sequence[str]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()
+
+    yield line(names)
+    for row in rows:
+        values = row.model_dump(mode="json")
+        yield line([csv_cell(values[name], neutralise) for name in names])
+
+
 def write_jsonl(rows: Iterable[BaseModel], stream: TextIO) -> int:
     count = 0
-    for row in rows:
-        stream.write(row.model_dump_json())
-        stream.write("\n")
+    for line in jsonl_lines(rows):
+        stream.write(line)
         count += 1
     return count
 
@@ -104,13 +130,11 @@ def write_json(rows: Iterable[BaseModel], stream: TextIO) -> int:
 def write_csv(
     rows: Iterable[BaseModel], model: type[BaseModel], stream: TextIO, neutralise: bool = True
 ) -> int:
-    names = field_names(model)
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(names)
+    lines = csv_lines(rows, model, neutralise)
+    stream.write(next(lines))
     count = 0
-    for row in rows:
-        values = row.model_dump(mode="json")
-        writer.writerow([csv_cell(values[name], neutralise) for name in names])
+    for line in lines:
+        stream.write(line)
         count += 1
     return count
 

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from client_audit.api import errors, routes_audit, routes_credentials, routes_service
+from client_audit.api import (
+    errors,
+    routes_audit,
+    routes_credentials,
+    routes_search,
+    routes_service,
+)
 from client_audit.api.auth import TokenVerifier
 from client_audit.api.deadline import RequestDeadline
 from client_audit.api.metrics import ApiMetrics, RequestRecorder
@@ -15,7 +21,8 @@ from client_audit.api.throttle import FailedAuthThrottle
 
 DESCRIPTION = """\
 Read-only queries over the client-audit projections: audit trails, uses by source network,
-denied uses, credentials and anomalies. Every `/v1` route needs `Authorization: Bearer
+denied uses, credentials, anomalies, and one search language over the audit log
+(`/v1/search?q=`). Every `/v1` route needs `Authorization: Bearer
 <token>`; `/healthz`, `/metrics` and this document are open. Instants carry an offset
 (`Z`, or `%2B01:00` in a URL); pages are walked with the opaque `nextCursor`.
 """
@@ -50,6 +57,7 @@ def create_app(
     app.state.statement_timeout_s = request_timeout_s
     app.include_router(routes_audit.router)
     app.include_router(routes_credentials.router)
+    app.include_router(routes_search.router)
     app.include_router(routes_service.router)
     app.add_middleware(RequestDeadline, seconds=request_timeout_s)
     app.add_middleware(RequestRecorder, metrics=app.state.metrics)

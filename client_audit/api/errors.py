@@ -74,7 +74,10 @@ def _response(
     body = ErrorBody(
         error=_CODES.get(status, "error"),
         message=message,
-        problems=[ProblemBody(parameter=p.parameter, message=p.message) for p in problems],
+        problems=[
+            ProblemBody(parameter=p.parameter, message=p.message, column=p.column)
+            for p in problems
+        ],
     )
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 

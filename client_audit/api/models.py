@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from projections.queries import AuditEntry, CredentialRecord, Page
+from projections.queries.saved_searches import SavedSearch
 
 
 class _Body(BaseModel):
@@ -18,6 +20,12 @@ class _Body(BaseModel):
         validate_by_alias=True,
         serialize_by_alias=True,
     )
+
+
+def json_body(body: BaseModel) -> Response:
+    """``body`` as a JSON response, serialised once by pydantic (routes declare the model as
+    their ``response_model`` for the OpenAPI document, and skip FastAPI's second pass)."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 class AuditEntriesPage(_Body):
@@ -51,9 +59,19 @@ class Health(_Body):
     database: Literal["ok", "unavailable"]
 
 
+class SavedSearchesBody(_Body):
+    """Every saved search, by name (``query`` is the text of the search language)."""
+
+    searches: list[SavedSearch]
+
+
 class ProblemBody(_Body):
     parameter: str = Field(description="The query parameter at fault; empty for the whole query.")
     message: str
+    column: int | None = Field(
+        default=None,
+        description="For a search query (q): the 1-based column of the offending term.",
+    )
 
 
 class ErrorBody(_Body):

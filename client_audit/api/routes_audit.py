@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from client_audit.api.auth import require_token
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, build
-from client_audit.api.models import AuditEntriesPage
+from client_audit.api.models import AuditEntriesPage, json_body
 from client_audit.api.params import CredentialId, From, To, UserId, audit_page_request
 from projections.model.anomalies import Anomaly
 from projections.queries import (
@@ -110,42 +111,46 @@ def anomaly_filter(
     })
 
 
-@router.get("/trail", summary="Audit trail of a credential, an owner or an actor")
+@router.get("/trail", summary="Audit trail of a credential, an owner or an actor",
+            response_model=AuditEntriesPage)
 def trail(
     query: Annotated[TrailFilter, Depends(trail_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
-) -> AuditEntriesPage:
+) -> Response:
     """Audit entries in position order; every filter given must match."""
-    return AuditEntriesPage.of(audit_trail(connection, query, page))
+    return json_body(AuditEntriesPage.of(audit_trail(connection, query, page)))
 
 
-@router.get("/uses", summary="Uses from an address or network")
+@router.get("/uses", summary="Uses from an address or network",
+            response_model=AuditEntriesPage)
 def list_uses(
     query: Annotated[UsesFilter, Depends(uses_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
-) -> AuditEntriesPage:
+) -> Response:
     """Uses (allowed and denied) in position order. An IPv4 network also matches the
     IPv4-mapped IPv6 form of its addresses."""
-    return AuditEntriesPage.of(uses(connection, query, page))
+    return json_body(AuditEntriesPage.of(uses(connection, query, page)))
 
 
-@router.get("/uses/denied", summary="Denied uses, with the reason")
+@router.get("/uses/denied", summary="Denied uses, with the reason",
+            response_model=AuditEntriesPage)
 def list_denied(
     query: Annotated[UsesFilter, Depends(denied_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
-) -> AuditEntriesPage:
+) -> Response:
     """Denied uses in position order; ``denialReason`` says why each was refused."""
-    return AuditEntriesPage.of(uses(connection, query, page))
+    return json_body(AuditEntriesPage.of(uses(connection, query, page)))
 
 
-@router.get("/anomalies", summary="Anomalies in a window")
+@router.get("/anomalies", summary="Anomalies in a window",
+            response_model=AuditEntriesPage)
 def list_anomalies(
     query: Annotated[AnomalyFilter, Depends(anomaly_filter)],
     page: AuditPage,
     connection: ReadOnlyConnection,
-) -> AuditEntriesPage:
+) -> Response:
     """Flagged audit entries in position order (``anomalies`` lists each entry's flags)."""
-    return AuditEntriesPage.of(anomalies(connection, query, page))
+    return json_body(AuditEntriesPage.of(anomalies(connection, query, page)))

@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from client_audit.api.auth import require_token
 from client_audit.api.database import ReadOnlyConnection
 from client_audit.api.errors import ERROR_RESPONSES, build
-from client_audit.api.models import AuditEntriesPage, CredentialsPage, ErrorBody
+from client_audit.api.models import AuditEntriesPage, CredentialsPage, ErrorBody, json_body
 from client_audit.api.params import (
     CredentialId,
     From,
@@ -87,20 +88,22 @@ def _existing(connection: Connection, credential_id: str) -> CredentialRecord:
     return record
 
 
-@router.get("/credentials", summary="Credentials by owner, status, role, expiry, last use")
+@router.get("/credentials", summary="Credentials by owner, status, role, expiry, last use",
+            response_model=CredentialsPage)
 def credentials_list(
     query: Annotated[CredentialFilter, Depends(credential_filter)],
     page: Annotated[CredentialPageRequest, Depends(credential_page_request)],
     connection: ReadOnlyConnection,
-) -> CredentialsPage:
+) -> Response:
     """Current states in credential id order; ``from``/``to`` bound the creation instant."""
-    return CredentialsPage.of(list_credentials(connection, query, page))
+    return json_body(CredentialsPage.of(list_credentials(connection, query, page)))
 
 
 @router.get(
     "/credentials/{credentialId:path}/history",
     summary="One credential's full history",
     responses=NOT_FOUND,
+    response_model=AuditEntriesPage,
 )
 def credential_history(
     credential_id: CredentialIdPath,
@@ -109,13 +112,13 @@ def credential_history(
     start: From = None,
     end: To = None,
     event_types: EventTypes = None,
-) -> AuditEntriesPage:
+) -> Response:
     """Every audit entry of the credential in position order (optionally within a window)."""
     _existing(connection, credential_id)
     query = build(TrailFilter, {
         "credentialId": credential_id, "from": start, "to": end, "eventType": event_types,
     })
-    return AuditEntriesPage.of(audit_trail(connection, query, page))
+    return json_body(AuditEntriesPage.of(audit_trail(connection, query, page)))
 
 
 @router.get(

@@ -3,8 +3,11 @@ signed checkpoints, reported, and one credential's evidence exported and checked
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import secrets
+import shlex
 import shutil
 import sys
 from datetime import UTC, datetime
@@ -133,6 +136,27 @@ def demo(ctx: click.Context, /, credentials: int, seed: int, database_path: Path
     console.print(
         f"\nThe projection stays in {database_path}; the events stay on "
         f"{settings.lifecycle_topic}; the demo's signing key is {key_file}."
+    )
+    token = secrets.token_urlsafe(24)
+    console.rule("5. the investigator console")
+    console.print("Open the console on this data (then http://127.0.0.1:8080/console, and sign in "
+                  "with the token in the command):")
+    click.echo(console_command(database_url, token))
+
+
+def console_command(database_url: str, token: str, port: int = 8080) -> str:
+    """The one shell command that serves the console over ``database_url``."""
+    running = Path(sys.argv[0])
+    if running.name == "client-audit" and running.exists():
+        program = [str(running.resolve())]
+    elif installed := shutil.which("client-audit"):
+        program = [installed]
+    else:
+        program = [sys.executable, "-m", "client_audit.cli"]
+    tokens = json.dumps([token])
+    words = [*program, "--database-url", database_url, "serve", "--port", str(port)]
+    return f"CLIENT_AUDIT_API_TOKENS={shlex.quote(tokens)} " + " ".join(
+        shlex.quote(word) for word in words
     )
 
 

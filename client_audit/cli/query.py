@@ -104,7 +104,7 @@ def _build(model: type[Model], values: dict[str, Any]) -> Model:
 
 
 @contextmanager
-def _connection(ctx: click.Context) -> Iterator[Connection]:
+def query_connection(ctx: click.Context) -> Iterator[Connection]:
     url = make_url(settings_of(ctx).database_url)
     shown = url.render_as_string(hide_password=True)
     in_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
@@ -121,7 +121,7 @@ def _connection(ctx: click.Context) -> Iterator[Connection]:
         engine.dispose()
 
 
-def _emit(
+def emit_rows(
     fetch: Callable[[Any], Page[Model]],
     first: AuditPageRequest | CredentialPageRequest,
     model: type[Model],
@@ -183,8 +183,8 @@ def trail(ctx: click.Context, credential_id: str | None, user_id: str | None,
         "credentialId": credential_id, "userId": user_id, "actorId": actor_id,
         "eventType": event_types, "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(audit_trail, connection, query_filter), _audit_first(), AuditEntry,
+    with query_connection(ctx) as connection:
+        emit_rows(partial(audit_trail, connection, query_filter), _audit_first(), AuditEntry,
               output, limit, AUDIT_COLUMNS, "audit trail")
 
 
@@ -215,8 +215,8 @@ def uses_command(ctx: click.Context, network: str | None, credential_id: str | N
         "network": network, "credentialId": credential_id, "userId": user_id,
         "reason": reasons, "outcome": outcome, "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(uses, connection, query_filter), _audit_first(), AuditEntry, output,
+    with query_connection(ctx) as connection:
+        emit_rows(partial(uses, connection, query_filter), _audit_first(), AuditEntry, output,
               limit, AUDIT_COLUMNS, "uses")
 
 
@@ -233,8 +233,8 @@ def denied(ctx: click.Context, network: str | None, credential_id: str | None,
         "network": network, "credentialId": credential_id, "userId": user_id,
         "reason": reasons, "outcome": UseOutcome.DENIED.value, "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(uses, connection, query_filter), _audit_first(), AuditEntry, output,
+    with query_connection(ctx) as connection:
+        emit_rows(partial(uses, connection, query_filter), _audit_first(), AuditEntry, output,
               limit, AUDIT_COLUMNS, "denied uses")
 
 
@@ -261,8 +261,8 @@ def credentials(ctx: click.Context, credential_id: str | None, user_id: str | No
         "expiringBefore": expiring_before,
         "unusedSince": unused_since, "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(list_credentials, connection, query_filter),
+    with query_connection(ctx) as connection:
+        emit_rows(partial(list_credentials, connection, query_filter),
               CredentialPageRequest(limit=MAX_LIMIT), CredentialRecord, output, limit,
               CREDENTIAL_COLUMNS, "credentials")
 
@@ -284,8 +284,8 @@ def anomalies_command(ctx: click.Context, kinds: tuple[str, ...], credential_id:
         "kind": kinds, "credentialId": credential_id, "userId": user_id,
         "from": start, "to": end,
     })
-    with _connection(ctx) as connection:
-        _emit(partial(anomalies, connection, query_filter), _audit_first(), AuditEntry,
+    with query_connection(ctx) as connection:
+        emit_rows(partial(anomalies, connection, query_filter), _audit_first(), AuditEntry,
               output, limit, AUDIT_COLUMNS, "anomalies")
 
 
@@ -319,7 +319,7 @@ def credential(ctx: click.Context, credential_id: str, history: bool,
             f"--format {chosen.value} holds one kind of row: add --no-history for the state, "
             "or use `client-audit query trail --credential-id ID` for the history"
         )
-    with _connection(ctx) as connection:
+    with query_connection(ctx) as connection:
         state = credential_state(connection, credential_id)
         if state is None:
             raise click.ClickException(f"no credential {credential_id!r} is known")
@@ -331,7 +331,7 @@ def credential(ctx: click.Context, credential_id: str, history: bool,
                      sys.stdout)
         else:
             write_record(state, sys.stdout, title=f"credential {credential_id}")
-            _emit(fetch, _audit_first(), AuditEntry, chosen.value, limit, AUDIT_COLUMNS,
+            emit_rows(fetch, _audit_first(), AuditEntry, chosen.value, limit, AUDIT_COLUMNS,
                   "history")
 
 

@@ -13,10 +13,12 @@ from client_audit.cli.project import project
 from client_audit.cli.query import query
 from client_audit.cli.replay import replay
 from client_audit.cli.roles import roles
+from client_audit.cli.search import search_command, searches
 from client_audit.cli.serve import serve
 from client_audit.cli.simulate import simulate
 from client_audit.cli.verify import verify
 from client_audit.cli.verify_log import verify_log
 
-COMMANDS: list[click.Command] = [demo, emit, simulate, project, query, serve]
+COMMANDS: list[click.Command] = [demo, emit, simulate, project, query, search_command, searches]
+COMMANDS += [serve]
 COMMANDS += [replay, verify, as_of, roles, verify_log, keys, prove, export_evidence, verify_proof]

@@ -11,6 +11,7 @@ import uvicorn
 from client_audit.api import create_app
 from client_audit.api.server import ServerLimits, Tls, server_config
 from client_audit.cli.context import settings_of
+from client_audit.console import install_console
 from projections.db.engine import create_engine_for
 
 
@@ -55,7 +56,8 @@ def _tls(certificate: Path | None, key: Path | None) -> Tls | None:
 def serve(ctx: click.Context, host: str, port: int, tls_cert: Path | None,
           tls_key: Path | None, max_connections: int, keep_alive_timeout: float,
           header_timeout: float, request_timeout: float) -> None:
-    """Serve the query API: /v1/… (bearer token), /healthz, /metrics, /openapi.json.
+    """Serve the query API: /v1/… (bearer token), the investigator console at /console
+    (sign in with a token), /healthz, /metrics, /openapi.json.
 
     Tokens come from CLIENT_AUDIT_API_TOKENS, a JSON list (e.g. '["s3cret"]'); without
     one the API would refuse every query, so the command refuses to start. Connections,
@@ -75,6 +77,7 @@ def serve(ctx: click.Context, host: str, port: int, tls_cert: Path | None,
     engine = create_engine_for(settings.database_url)
     try:
         app = create_app(engine, tokens, request_timeout_s=request_timeout)
+        install_console(app)
         uvicorn.Server(server_config(app, host, port, limits, tls)).run()
     finally:
         engine.dispose()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.evidence import load_checkpoint_files, load_keys
@@ -14,7 +16,9 @@ from consumer.errors import ConsumerError
 from consumer.log_check import PartitionCheck, check_against_topic
 from projections.chain.checkpoint_verify import CheckpointFinding, verify_against_checkpoints
 from projections.chain.heads import ReplacedChain, broken_before_upgrade
+from projections.chain.records import VerificationRecord, record_verification
 from projections.chain.verify import PartitionVerdict, verify_chains
+from projections.db.engine import create_engine_for
 
 INTACT = "intact"
 
@@ -161,6 +165,12 @@ def _kafka_row(check: PartitionCheck) -> LogVerdict:
     "`project --checkpoint-dir` writes) for --checkpoints; repeatable. One "
     "missing from the store is reported.",
 )
+@click.option(
+    "--record/--no-record",
+    default=True,
+    show_default=True,
+    help="Keep the outcome in the database (the console's integrity page shows the latest).",
+)
 @format_option
 @click.pass_context
 def verify_log(
@@ -169,6 +179,7 @@ def verify_log(
     with_checkpoints: bool,
     public_keys: tuple[Path, ...],
     checkpoint_files: tuple[Path, ...],
+    record: bool,
     output: str | None,
 ) -> None:
     """Check that the stored audit log was not altered: walk each partition's hash chain in
@@ -186,7 +197,8 @@ def verify_log(
     (up to the projection's stored position). One row per partition and check; headHash is
     the chain hash of an intact partition's last row, worth recording elsewhere: a later
     run that ends on another hash for the same last offset means the log was rewritten.
-    Exits 1 when anything does not hold.
+    Exits 1 when anything does not hold. The outcome is recorded in the database unless
+    --no-record (a database that cannot be written is reported, and the exit status stays).
     """
     if with_checkpoints and not public_keys:
         raise click.UsageError("--checkpoints needs --public-key (the keys you trust)")
@@ -195,6 +207,7 @@ def verify_log(
     keys = load_keys(public_keys)
     outside = load_checkpoint_files(checkpoint_files)
     settings = settings_of(ctx)
+    checked_at = datetime.now(UTC)
     with reading(settings.database_url, "projection") as connection:
         if with_checkpoints:
             report = verify_against_checkpoints(connection, keys, outside)
@@ -216,6 +229,11 @@ def verify_log(
             verdicts += [_kafka_row(check) for check in checks]
     print_rows(verdicts, LogVerdict, output, COLUMNS, title="audit log verification")
     broken = [verdict for verdict in verdicts if verdict.result != INTACT]
+    if record:
+        _record(settings.database_url, VerificationRecord(
+            checked_at, against_kafka, len(verdicts), len(broken),
+            [verdict.model_dump(mode="json") for verdict in verdicts],
+        ))
     click.echo(
         f"{len(verdicts) - len(broken)} of {len(verdicts)} partition checks intact"
         + (f"; {len(broken)} broken" if broken else ""),
@@ -223,3 +241,15 @@ def verify_log(
     )
     if broken:
         sys.exit(1)
+
+
+def _record(database_url: str, outcome: VerificationRecord) -> None:
+    """Keep the outcome; a database that refuses the write is reported on stderr."""
+    engine = create_engine_for(database_url)
+    try:
+        record_verification(engine, outcome)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        click.echo(f"the outcome was not recorded: {first}", err=True)
+    finally:
+        engine.dispose()

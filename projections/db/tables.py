@@ -121,6 +121,8 @@ audit_log = Table(
     Index("ix_audit_log_actor_occurred", "actor_id", "occurred_at"),
     Index("ix_audit_log_anomaly_occurred", "is_anomaly", "occurred_at"),
     Index("ix_audit_log_credential_sequence", "credential_id", "sequence"),
+    Index("ix_audit_log_client_occurred", "client_id", "occurred_at"),
+    Index("ix_audit_log_correlation_occurred", "correlation_id", "occurred_at"),
 )
 """One row per lifecycle event, append-only, in ``position`` order (the pagination cursor).
 
@@ -229,3 +231,26 @@ audit_chain_v1_heads = Table(
 row with the v2 entry documents: the last word of the old chain, kept as evidence of the
 transition, and whether the rows still gave that chain (else the first offset that broke
 it) when they were re-hashed."""
+
+saved_searches = Table(
+    "saved_searches",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("query", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""Named search queries (the text of the search language), saved from the command line."""
+
+log_verifications = Table(
+    "log_verifications",
+    metadata,
+    Column("id", big_serial(), primary_key=True, autoincrement=True),
+    Column("checked_at", UtcDateTime, nullable=False),
+    Column("against_kafka", Boolean, nullable=False),
+    Column("checks", Integer, nullable=False),
+    Column("broken", Integer, nullable=False),
+    Column("verdicts", json_document(), nullable=False),
+)
+"""The outcome of each ``verify-log`` run: when, whether the topic was compared too, how
+many partition checks there were and how many were broken, and each check's verdict."""

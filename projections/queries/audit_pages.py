@@ -1,4 +1,4 @@
-"""Keyset pages of audit entries in ``position`` order, below a fixed horizon.
+"""Keyset pages of audit entries in ``position`` order (or newest first), below a fixed horizon.
 
 Every audit question is a set of SQL conditions on ``audit_log`` (plus, where SQL cannot
 decide portably, an exact check in Python); this module turns that into one page.
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Column, Connection, bindparam, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from projections.db.backends import Keep
 from projections.db.tables import audit_log
@@ -33,17 +33,21 @@ def in_window(column: Column[datetime], window: Windowed) -> list[ColumnElement[
     return conditions
 
 
-def _keyset(after: int, horizon: int) -> list[ColumnElement[bool]]:
-    """``after < position <= horizon``, with both bounds written into the statement.
+def _keyset(after: int | None, horizon: int, descending: bool) -> list[ColumnElement[bool]]:
+    """``after < position <= horizon`` (newest first: ``position < after``, or
+    ``position <= horizon`` before the first row), the bounds written into the statement.
 
     As literals (validated integers), the bounds reach PostgreSQL's planner as values: a
     prepared statement's generic plan would otherwise guess the range selective and AND
     it with a scan of the whole primary key (tens of milliseconds at a million rows).
     """
-    return [
-        audit_log.c.position > bindparam("after_position", after, literal_execute=True),
-        audit_log.c.position <= bindparam("horizon_position", horizon, literal_execute=True),
-    ]
+    top = audit_log.c.position <= bindparam("horizon_position", horizon, literal_execute=True)
+    if after is None:
+        return [top]
+    bound: BindParameter[int] = bindparam("after_position", after, literal_execute=True)
+    if descending:
+        return [audit_log.c.position < bound]
+    return [audit_log.c.position > bound, top]
 
 
 def audit_page(
@@ -52,25 +56,29 @@ def audit_page(
     page: AuditPageRequest,
     keep: Keep | None = None,
 ) -> Page[AuditEntry]:
-    """The entries matching ``conditions`` (and ``keep``) after the cursor, oldest first.
+    """The entries matching ``conditions`` (and ``keep``) past the cursor, oldest first (or
+    newest first, as the page request says).
 
     The first page fixes the horizon (the newest position then); the cursor carries it, so
     later pages see exactly the entries that existed when the walk began.
     """
+    descending = page.newest_first
+    after: int | None
     if page.cursor is None:
         horizon = connection.scalar(select(func.max(audit_log.c.position)))
         if horizon is None:
             return Page((), None)
-        after = 0
+        after = None if descending else 0
     else:
         after, horizon = page.cursor.after, page.cursor.horizon
+    order = audit_log.c.position.desc() if descending else audit_log.c.position
     chunk = page.limit + 1 if keep is None else max(page.limit + 1, SCAN_CHUNK)
     matched: list[AuditEntry] = []
     while True:
         query = (
             select(audit_log)
-            .where(*conditions, *_keyset(after, horizon))
-            .order_by(audit_log.c.position)
+            .where(*conditions, *_keyset(after, horizon, descending))
+            .order_by(order)
             .limit(chunk)
         )
         rows = connection.execute(query).mappings().all()
@@ -78,7 +86,10 @@ def audit_page(
             if keep is not None and not keep(row):
                 continue
             if len(matched) == page.limit:
-                cursor = AuditCursor(after=matched[-1].position, horizon=horizon)
+                cursor = AuditCursor(
+                    after=matched[-1].position, horizon=horizon,
+                    newest_first=True if descending else None,
+                )
                 return Page(tuple(matched), cursor.encode())
             matched.append(AuditEntry.from_row(row))
         if len(rows) < chunk:

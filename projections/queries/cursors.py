@@ -3,8 +3,9 @@
 A cursor is the base64url text of a small JSON object. Audit cursors hold the position of
 the last entry returned and the *horizon*: the last position that existed when the first
 page was read. Later pages never go past the horizon, so a walk through the pages is a
-stable snapshot however many events are appended meanwhile. Credential cursors hold the
-last credential id returned.
+stable snapshot however many events are appended meanwhile. A walk newest first says so in
+its cursor (``newest_first``) and continues below the last position returned. Credential
+cursors hold the last credential id returned.
 """
 
 from __future__ import annotations
@@ -36,11 +37,17 @@ class _CursorModel(BaseModel):
 
 
 class AuditCursor(_CursorModel):
-    """Resume an audit-entry walk after ``after``; never go past ``horizon``."""
+    """Resume an audit-entry walk past ``after`` (the last position returned); never go past
+    ``horizon``. Oldest first unless ``newest_first``."""
 
     kind: Literal["audit"] = "audit"
     after: int = Field(ge=0, le=MAX_POSITION, strict=True)
     horizon: int = Field(ge=0, le=MAX_POSITION, strict=True)
+    newest_first: Literal[True] | None = None
+
+    @property
+    def descending(self) -> bool:
+        return self.newest_first is True
 
 
 class CredentialCursor(_CursorModel):

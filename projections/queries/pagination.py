@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from projections.queries.cursors import (
     AuditCursor,
@@ -37,11 +37,23 @@ class PageRequest(QueryModel):
 
 
 class AuditPageRequest(PageRequest):
-    """Which page of audit entries: at most ``limit``, after the cursor's position."""
+    """Which page of audit entries: at most ``limit``, past the cursor's position, oldest
+    first (or ``newest_first``; a cursor continues only a walk in its own direction)."""
 
+    newest_first: bool = False
     cursor: Annotated[AuditCursor | None, BeforeValidator(
         lambda value: None if value is None else decode_audit_cursor(value)
     )] = None
+
+    @field_validator("cursor")
+    @classmethod
+    def _same_direction(
+        cls, cursor: AuditCursor | None, info: ValidationInfo
+    ) -> AuditCursor | None:
+        if cursor is not None and cursor.descending != info.data.get("newest_first", False):
+            order = "newest" if cursor.descending else "oldest"
+            raise ValueError(f"continues a walk {order} first; this question goes the other way")
+        return cursor
 
 
 class CredentialPageRequest(PageRequest):
@@ -87,5 +99,5 @@ def walk(
         if page.next_cursor is None or remaining == 0:
             return
         request = type(request).model_validate(
-            {"limit": request.limit, "cursor": page.next_cursor}
+            request.model_dump(by_alias=True, exclude={"cursor"}) | {"cursor": page.next_cursor}
         )

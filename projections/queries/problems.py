@@ -9,10 +9,15 @@ from pydantic import ValidationError
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One rejected parameter (its API name; empty for the query as a whole) and why."""
+    """One rejected parameter (its API name; empty for the query as a whole) and why.
+
+    ``column`` is the 1-based column (in characters) of the offending term when the
+    parameter is a search query; its message names that column too.
+    """
 
     parameter: str
     message: str
+    column: int | None = None
 
     def __str__(self) -> str:
         return f"{self.parameter}: {self.message}" if self.parameter else self.message

@@ -18,7 +18,9 @@ from projections.model.credential import CredentialState
 from schemas.models import ActorKind, DenialReason, EventType, UseOutcome
 
 
-class _RowModel(BaseModel):
+class RowModel(BaseModel):
+    """A frozen row whose fields serialise with camelCase names."""
+
     model_config = ConfigDict(
         frozen=True,
         alias_generator=to_camel,
@@ -28,7 +30,7 @@ class _RowModel(BaseModel):
     )
 
 
-class AuditEntry(_RowModel):
+class AuditEntry(RowModel):
     """One recorded lifecycle event: envelope, use details, anomaly flags and Kafka origin."""
 
     position: int
@@ -68,7 +70,7 @@ def _record_annotations() -> dict[str, Any]:
     return dict(get_type_hints(CredentialState))
 
 
-class CredentialRecord(_RowModel):
+class CredentialRecord(RowModel):
     """A credential's current state, as of its last applied lifecycle event.
 
     Its fields are those of :class:`~projections.model.credential.CredentialState`, with

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 TABLES = {
     "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "merkle_logs",
     "merkle_nodes", "signing_keys", "checkpoints", "checkpoint_logs", "audit_chain_v1_heads",
+    "saved_searches", "log_verifications",
 }
 
 INDEXES = {
@@ -44,6 +45,8 @@ INDEXES = {
         "ix_audit_log_actor_occurred": ["actor_id", "occurred_at"],
         "ix_audit_log_anomaly_occurred": ["is_anomaly", "occurred_at"],
         "ix_audit_log_credential_sequence": ["credential_id", "sequence"],
+        "ix_audit_log_client_occurred": ["client_id", "occurred_at"],
+        "ix_audit_log_correlation_occurred": ["correlation_id", "occurred_at"],
     },
 }
 
@@ -62,7 +65,7 @@ def test_upgrade_an_empty_database_to_head(
     monkeypatch.chdir(tmp_path)
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0004"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0007"
     assert inspect_tables(database_url) == TABLES | {"alembic_version"}
 
 

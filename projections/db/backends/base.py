@@ -11,6 +11,7 @@ from sqlalchemy import Column, Connection, Engine, RowMapping, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 RowSink = Callable[[Mapping[str, Any]], None]
 """Takes one row (a mapping with the columns the sink was opened for)."""
@@ -67,6 +68,19 @@ class Backend(ABC):
         """The JSON array in ``column`` holds at least one of ``values`` (strings)."""
 
     @abstractmethod
+    def contains_text(self, column: Column[Any], text: str) -> ColumnElement[bool]:
+        """``column`` contains ``text``, ASCII letters compared in either case and every
+        other character exactly (``%`` and ``_`` in ``text`` are themselves)."""
+
+    @abstractmethod
+    def array_elements(self, column: Column[Any]) -> TableValuedAlias:
+        """The strings of the JSON array in ``column``, one row each, as column ``value``."""
+
+    @abstractmethod
+    def utc_day(self, column: Column[Any]) -> ColumnElement[str]:
+        """The UTC calendar day of the instant in ``column``, as ``YYYY-MM-DD`` text."""
+
+    @abstractmethod
     def address_in_network(
         self, column: Column[str], network: str
     ) -> tuple[ColumnElement[bool], Keep | None]:
@@ -101,3 +115,11 @@ def replaced_columns(table: Table, insert: Upsert) -> dict[str, Any]:
 
 def primary_key(table: Table) -> list[Column[Any]]:
     return list(table.primary_key.columns)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` with the ASCII letters A-Z lowered and every other character unchanged."""
+    return text.translate(_ASCII_LOWER)

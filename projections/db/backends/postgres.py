@@ -28,6 +28,7 @@ from sqlalchemy import (
     column,
     create_engine,
     event,
+    func,
     literal,
     or_,
     select,
@@ -39,8 +40,16 @@ from sqlalchemy.dialects.postgresql import INET, array
 from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TableValuedAlias
 
-from projections.db.backends.base import Backend, Keep, RowSink, Upsert, replaced_columns
+from projections.db.backends.base import (
+    Backend,
+    Keep,
+    RowSink,
+    Upsert,
+    ascii_lower,
+    replaced_columns,
+)
 from projections.db.sqltypes import NaiveDatetimeError, UtcDateTime
 from projections.model.addresses import parse_network, spellings, with_mapped
 
@@ -90,6 +99,18 @@ class PostgresBackend(Backend):
     def contains_any(self, column: Column[Any], values: Sequence[str]) -> ColumnElement[bool]:
         """The JSONB ``?|`` operator."""
         return column.op("?|", is_comparison=True)(array(list(values)))
+
+    def contains_text(self, column: Column[Any], text: str) -> ColumnElement[bool]:
+        """``lower(column COLLATE "C") LIKE``: under the C collation ``lower`` changes the
+        ASCII letters only, as SQLite's ``LIKE`` folds them."""
+        return func.lower(column.collate("C")).contains(ascii_lower(text), autoescape=True)
+
+    def array_elements(self, column: Column[Any]) -> TableValuedAlias:
+        return func.jsonb_array_elements_text(column).table_valued("value")
+
+    def utc_day(self, column: Column[Any]) -> ColumnElement[str]:
+        """The UTC wall time's day, whatever the session's time zone."""
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
 
     def address_in_network(
         self, column: Column[str], network: str

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from projections.db.backends.base import Backend, Keep, RowSink, Upsert, replaced_columns
 from projections.model.addresses import network_contains, parse_network, spellings
@@ -100,6 +101,17 @@ class SqliteBackend(Backend):
         member = element.c.value.in_(list(values))
         matching: Select[Any] = select(literal_column("1")).select_from(element).where(member)
         return exists(matching)
+
+    def contains_text(self, column: Column[Any], text: str) -> ColumnElement[bool]:
+        """``LIKE``, which in SQLite folds the case of ASCII letters only."""
+        return column.contains(text, autoescape=True)
+
+    def array_elements(self, column: Column[Any]) -> TableValuedAlias:
+        return func.json_each(column).table_valued("value")
+
+    def utc_day(self, column: Column[Any]) -> ColumnElement[str]:
+        """``date()`` of the stored UTC wall time."""
+        return func.date(column)
 
     def address_in_network(
         self, column: Column[str], network: str
