@@ -14,6 +14,7 @@ from client_audit.console.auth import PREFIX, ConsoleAuth
 from client_audit.console.charts import anomaly_chart
 from client_audit.console.params import instant_parameter
 from client_audit.console.templates import pages_of
+from projections.chain import checkpoints
 from projections.chain.heads import all_heads
 from projections.chain.records import latest_verification
 from projections.queries.anomaly_counts import anomaly_days, default_window, most_flagged
@@ -66,11 +67,15 @@ def anomalies_page(
 def integrity_page(
     request: Request, reader: ConsoleAuth, connection: ReadOnlyConnection
 ) -> Response:
-    """Each partition's chain head and the outcome of the last ``verify-log``."""
+    """Each partition's chain head and Merkle root, the latest signed checkpoint, and the
+    outcome of the last ``verify-log``."""
     heads = sorted(all_heads(connection).items())
+    checkpoint, checkpoint_count = checkpoints.latest(connection)
     return pages_of(request).render(
         request, "integrity.html", reader=reader, active="integrity", heads=heads,
-        verification=latest_verification(connection),
+        verification=latest_verification(connection), checkpoint=checkpoint,
+        checkpoint_count=checkpoint_count,
+        checkpoint_problem=str(checkpoint) if isinstance(checkpoint, Exception) else None,
     )
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from projections.chain.hashing import instant_text
 from projections.chain.heads import all_heads
@@ -194,3 +194,18 @@ def public_keys(connection: Connection) -> dict[str, str]:
     """Key id -> PEM public key of every key that signed a stored checkpoint."""
     query = select(signing_keys.c.key_id, signing_keys.c.public_key)
     return {key: pem for key, pem in connection.execute(query)}
+
+
+def latest(connection: Connection) -> tuple[Checkpoint | CheckpointFormatError | None, int]:
+    """The most recent stored checkpoint (None: none yet) and how many are stored."""
+    count = int(connection.scalar(select(func.count()).select_from(checkpoints)) or 0)
+    row = connection.execute(
+        select(checkpoints).order_by(checkpoints.c.checkpoint_id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None, count
+    try:
+        signature = base64.b64decode(row.signature, validate=True)
+        return parse(row.body.encode(), signature, row.checkpoint_id), count
+    except (CheckpointFormatError, binascii.Error) as exc:
+        return CheckpointFormatError(f"checkpoint {row.checkpoint_id}: {exc}"), count
