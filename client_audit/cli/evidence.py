@@ -10,10 +10,13 @@ from typing import Any
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.forensics_io import non_blank, reading
 from client_audit.cli.params import INSTANT
+from client_audit.display import visible
+from projections.chain import nodes
 from projections.chain.checkpoints import Checkpoint, CheckpointFormatError, from_document
 from projections.chain.signing import SigningKeyError, key_id, load_public_key
 from projections.evidence import bundle
@@ -72,6 +75,19 @@ def load_checkpoint_files(paths: tuple[Path, ...]) -> list[Checkpoint | Checkpoi
     return loaded
 
 
+def _only_partition(connection: Connection, topic: str) -> int:
+    """The partition of the topic's only Merkle log; a usage error when there are several."""
+    found = sorted(partition for log_topic, partition in nodes.logs(connection)
+                   if log_topic == topic)
+    if len(found) != 1:
+        shown = ", ".join(str(number) for number in found[:20]) or "none"
+        raise click.UsageError(
+            f"--consistency needs --partition: {visible(topic)} has {len(found)} partition "
+            f"logs ({shown})"
+        )
+    return found[0]
+
+
 def _write(document: dict[str, Any], out: Path | None) -> None:
     text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if out is None:
@@ -97,7 +113,9 @@ def _write(document: dict[str, Any], out: Path | None) -> None:
     help="Prove that a partition's first OLD_SIZE entries are a prefix of its first "
     "NEW_SIZE (with --partition).",
 )
-@click.option("--partition", type=click.IntRange(min=0), help="The partition of --consistency.")
+@click.option("--partition", type=click.IntRange(min=0),
+              help="The partition of --consistency (may be left out when the topic's audit "
+                   "log has one partition).")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -128,7 +146,7 @@ def prove(
             else:
                 assert consistency is not None
                 if partition is None:
-                    raise click.UsageError("--consistency needs --partition")
+                    partition = _only_partition(connection, settings.lifecycle_topic)
                 first, second = consistency
                 document = consistency_document(
                     connection, settings.lifecycle_topic, partition, first, second

@@ -87,3 +87,11 @@ def inclusion_proof(connection: Connection, log_id: int, index: int, size: int) 
 
 def consistency_proof(connection: Connection, log_id: int, first: int, size: int) -> list[bytes]:
     return merkle.prove_consistency(first, size, fetcher(connection, log_id))
+
+
+def logs(connection: Connection) -> list[PartitionKey]:
+    """The (topic, partition) of every Merkle log."""
+    query = select(merkle_logs.c.topic, merkle_logs.c.partition).order_by(
+        merkle_logs.c.topic, merkle_logs.c.partition
+    )
+    return [(topic, partition) for topic, partition in connection.execute(query)]

@@ -24,10 +24,12 @@ from tests.integration.evidence_support import (
     TOPIC,
     apply_more,
     cli,
+    history,
     public_key_file,
     seeded_with_checkpoints,
     sign_checkpoint,
 )
+from tests.seeding import seed
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +112,7 @@ def test_the_proof_is_written_to_a_file(seeded: str, tmp_path: Path) -> None:
         (["--entry", "  "], 2, "--entry"),
         ([], 2, "give exactly one of --entry and --consistency"),
         (["--entry", "1", "--consistency", "1", "2"], 2, "give exactly one"),
-        (["--consistency", "3", "8"], 2, "--consistency needs --partition"),
+        (["--consistency", "3", "8"], 2, "needs --partition: t-evidence.lifecycle has 2 partition"),
         (["--consistency", "8", "3", "--partition", "1"], 1, "needs 0 < first <= second"),
         (["--consistency", "3", "50", "--partition", "1"], 1, "cannot prove 3 -> 50 entries"),
         (["--consistency", "1", "2", "--partition", "7"], 1, "[7] has no Merkle log"),
@@ -207,6 +209,16 @@ def test_a_consistency_proof_between_two_checkpoints_holds(
     assert result.exit_code == 0, result.output
     proof["proof"][0] = "00" * 32
     assert verified(written(proof, tmp_path, "bad.json"), trusted).exit_code == 1
+
+
+def test_a_topic_with_one_partition_log_needs_no_partition(
+    sqlite_url: str, key: SigningKey, trusted: Path, tmp_path: Path
+) -> None:
+    seed(sqlite_url, history()[:9], topic=TOPIC, partitions=1)
+    sign_checkpoint(sqlite_url, key)
+    proof = proof_of(sqlite_url, "--consistency", "2", "9")
+    assert proof["log"] == {"topic": TOPIC, "partition": 0}
+    assert verified(written(proof, tmp_path), trusted).exit_code == 0
 
 
 def test_a_consistency_proof_with_a_root_no_checkpoint_signed_does_not_hold(
