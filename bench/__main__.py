@@ -1,8 +1,11 @@
 """Run the benchmarks and print a table: ``python -m bench [--events N] [--runs R]``
-(``--only-latency`` for the query and HTTP latencies alone).
+(``--only-latency`` for the query, HTTP and proof latencies alone).
 
 Every figure is the median of R runs with min and max, measured on the real broker and
-databases. Results are saved as JSON under bench/results/.
+databases. Results are saved as JSON under bench/results/. Besides the rates: projection
+into PostgreSQL with checkpoint signing off and on (--signing-runs, alternated), and the
+time and size of Merkle proofs over logs of --proof-entries entries (built once in their
+own schema and reused; bench/merkle_proofs.py).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import statistics
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,12 +21,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import consumer_rate, naive, producer_rate, projection_rate, replay, workers_rate
+from bench import (
+    consumer_rate,
+    merkle_proofs,
+    naive,
+    producer_rate,
+    projection_rate,
+    replay,
+    workers_rate,
+)
 from bench.figures import Figure
 from bench.large import console_latency_figures, query_latency_figures
 from bench.projection_rate import FreshStore
 from bench.services import bootstrap_servers, fresh_postgres, fresh_sqlite
-from bench.stream import prepare_topic
+from bench.stream import BenchTopic, prepare_topic
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -31,7 +43,16 @@ def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--events", type=int, default=200_000, help="stream size for rates")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure")
-    parser.add_argument("--naive-events", type=int, default=5_000, help="events for the naive run")
+    parser.add_argument(
+        "--naive-events", type=int, default=5_000, help="events for the naive run (0 skips)"
+    )
+    parser.add_argument(
+        "--signing-runs",
+        type=int,
+        default=3,
+        help="runs each of the PostgreSQL projection with checkpoint signing off and on, "
+        "alternated (0 skips)",
+    )
     parser.add_argument(
         "--workers",
         type=int,
@@ -52,6 +73,23 @@ def _arguments() -> argparse.Namespace:
         help="audit log sizes for query latency (none skips)",
     )
     parser.add_argument(
+        "--proof-entries",
+        type=int,
+        nargs="*",
+        default=[1_000_000, 10_000_000],
+        help="Merkle log sizes in PostgreSQL for proof time and size (none skips)",
+    )
+    parser.add_argument(
+        "--proof-sqlite-entries",
+        type=int,
+        nargs="*",
+        default=[1_000_000],
+        help="Merkle log sizes in SQLite for proof time (none skips)",
+    )
+    parser.add_argument(
+        "--proof-samples", type=int, default=200, help="proofs of each kind per log size"
+    )
+    parser.add_argument(
         "--console-rows",
         type=int,
         nargs="*",
@@ -61,7 +99,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only-latency",
         action="store_true",
-        help="measure only the query and HTTP latencies (no Kafka figures)",
+        help="measure only the query, HTTP and proof latencies (no Kafka figures)",
     )
     return parser.parse_args()
 
@@ -73,12 +111,17 @@ def _table(figures: list[Figure]) -> Table:
     for figure in figures:
         table.add_row(
             figure.name,
-            f"{figure.median:,.1f}",
-            f"{figure.low:,.1f}",
-            f"{figure.high:,.1f}",
+            _number(figure.median),
+            _number(figure.low),
+            _number(figure.high),
             figure.unit,
         )
     return table
+
+
+def _number(value: float) -> str:
+    """One decimal; two below 10 (milliseconds of proofs and queries)."""
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
 def _replay_figure(
@@ -95,6 +138,69 @@ def _replay_figure(
         [run["eventsPerSecond"] for run in measured],
         detail={"events": measured[0]["events"], "runs": measured},
     )
+
+
+def _signing_figures(
+    arguments: argparse.Namespace,
+    topic: BenchTopic,
+    fresh: FreshStore,
+    console: Console,
+    ratios: dict[str, float],
+) -> list[Figure]:
+    """Projection into PostgreSQL with checkpoint signing off and on, alternated."""
+    if not arguments.signing_runs:
+        return []
+    console.log(
+        f"projection into PostgreSQL, checkpoint signing off / on, "
+        f"{arguments.signing_runs} runs each"
+    )
+    off, on, slower = projection_rate.measure_signing(topic, fresh, arguments.signing_runs)
+    name = "projection PostgreSQL, signing on vs off: % slower, of medians (target < 5)"
+    ratios[name] = projection_rate.signing_cost(off, on)
+    share = statistics.median(on.detail["checkpointer_percent_of_wall_time"])
+    ratios["projection PostgreSQL, signing on: % of wall time in the checkpointer"] = share
+    return [off, on, slower]
+
+
+def _naive_figures(
+    arguments: argparse.Namespace,
+    topic: BenchTopic,
+    postgres: Figure,
+    console: Console,
+    ratios: dict[str, float],
+) -> list[Figure]:
+    """The naive design (one ORM insert and commit per event), against the projection."""
+    if not arguments.naive_events:
+        return []
+    console.log("naive design")
+    with fresh_postgres() as url:
+        baseline = naive.measure(topic, url, arguments.naive_events)
+    ratios["projection PostgreSQL / naive (target >= 20)"] = postgres.median / baseline.median
+    return [baseline]
+
+
+def _proof_figures(
+    arguments: argparse.Namespace, console: Console, ratios: dict[str, float]
+) -> list[Figure]:
+    """Proof time and size over Merkle logs of the sizes asked for (built or reused)."""
+    stores = [merkle_proofs.postgres_store(n) for n in arguments.proof_entries if n]
+    stores += [merkle_proofs.sqlite_store(n) for n in arguments.proof_sqlite_entries if n]
+    found: list[Figure] = []
+    sized: set[int] = set()
+    for store in stores:
+        console.log(f"Merkle proofs over {store.label}")
+        measured = merkle_proofs.figures(
+            store, arguments.proof_samples, sizes=store.entries not in sized, console=console
+        )
+        found += measured
+        if store.entries not in sized:
+            sized.add(store.entries)
+            by_unit = {figure.unit: figure for figure in measured if "size" in figure.name}
+            ratios[f"inclusion proof, {store.entries:,} entries: largest auditPath, JSON bytes "
+                   "(target < 2048 at 10,000,000)"] = by_unit["bytes JSON"].high
+        inclusion = next(figure for figure in measured if figure.name.startswith("inclusion"))
+        ratios[f"{inclusion.name}: median ms (target < 50 at 10,000,000)"] = inclusion.median
+    return found
 
 
 def _pipeline_figures(
@@ -120,15 +226,13 @@ def _pipeline_figures(
         postgres = projection_rate.measure(
             topic, "PostgreSQL", stores["PostgreSQL"], arguments.runs
         )
-        console.log("naive design")
-        with fresh_postgres() as url:
-            baseline = naive.measure(topic, url, arguments.naive_events)
-        figures += [sqlite, postgres, baseline]
+        figures += [sqlite, postgres]
         ratios = {
             "projection PostgreSQL / raw+decode (target >= 0.60)": postgres.median / decoded.median,
             "projection SQLite / raw+decode": sqlite.median / decoded.median,
-            "projection PostgreSQL / naive (target >= 20)": postgres.median / baseline.median,
         }
+        figures += _signing_figures(arguments, topic, stores["PostgreSQL"], console, ratios)
+        figures += _naive_figures(arguments, topic, postgres, console, ratios)
         if arguments.workers > 1:
             console.log(f"projection by {arguments.workers} worker processes")
             workers = workers_rate.measure(topic, fresh_postgres, arguments.workers, arguments.runs)
@@ -170,6 +274,7 @@ def main() -> None:
     for rows in arguments.console_rows:
         console.log(f"console and API latency through HTTP over {rows:,} audit rows")
         figures += console_latency_figures(rows)
+    figures += _proof_figures(arguments, console, ratios)
     Console().print(_table(figures))
     for name, ratio in ratios.items():
         Console().print(f"{name}: {ratio:.2f}")

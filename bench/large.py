@@ -8,23 +8,14 @@ becomes figures here.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from bench.figures import Figure
+from bench.services import service_database
 
 BASE_ROWS = 1_000_000
-
-
-def _service_database() -> str:
-    given = os.environ.get("DATABASE_URL", "")
-    if given.startswith("postgresql"):
-        return given
-    from devservices import postgres
-
-    return postgres.ensure_running(None).service_url
 
 
 def query_latency_figures(rows: int) -> list[Figure]:
@@ -41,7 +32,7 @@ def query_latency_figures(rows: int) -> list[Figure]:
         "--schema",
         f"client_audit_bench_{rows}",
         "--database-url",
-        _service_database(),
+        service_database(),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True)
     result = json.loads(output.stdout)
@@ -75,7 +66,7 @@ def console_latency_figures(rows: int) -> list[Figure]:
         "--rows",
         str(rows),
         "--database-url",
-        _service_database(),
+        service_database(),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True)
     result = json.loads(output.stdout)

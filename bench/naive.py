@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, registry
 
 from bench.figures import Figure
 from bench.stream import BenchTopic
-from projections.chain.hashing import GENESIS_HASH, chain_hash
+from projections.chain.hashing import GENESIS_HASH, entry_document, link_hash
 from projections.db.engine import create_engine_for
 from projections.db.migrate import upgrade
 from projections.db.rows import audit_row, state_from_row, state_row
@@ -55,21 +55,23 @@ def _apply_one(session: Session, positioned: PositionedEvent) -> None:
         previous = state_from_row({c.name: getattr(row, c.name) for c in credentials.columns})
     transition = fold(previous, event)
     now = datetime.now(UTC)
-    previous_hash = session.scalar(
-        sa.select(audit_log.c.chain_hash)
+    latest = session.execute(
+        sa.select(audit_log.c.chain_hash, audit_log.c.leaf_index)
         .where(
             audit_log.c.kafka_topic == positioned.topic,
             audit_log.c.kafka_partition == positioned.partition,
         )
         .order_by(audit_log.c.kafka_offset.desc())
         .limit(1)
-    )
-    previous_hash = previous_hash or GENESIS_HASH
+    ).first()
+    previous_hash = GENESIS_HASH if latest is None else latest.chain_hash
     entry = audit_row(positioned, transition.anomalies, now)
-    entry["previous_hash"] = previous_hash
-    entry["chain_hash"] = chain_hash(
-        previous_hash, event, positioned.topic, positioned.partition, positioned.offset
+    document = entry_document(
+        event, entry["anomalies"], positioned.topic, positioned.partition, positioned.offset
     )
+    entry["previous_hash"] = previous_hash
+    entry["chain_hash"] = link_hash(previous_hash, document)
+    entry["leaf_index"] = 0 if latest is None else latest.leaf_index + 1
     session.add(AuditEntry(**entry))
     session.merge(CredentialRow(**state_row(transition.state)))
     session.merge(

@@ -29,6 +29,17 @@ def postgres_base_url() -> str:
     return postgres.ensure_running(None).test_url
 
 
+def service_database() -> str:
+    """The service database (DATABASE_URL when it is PostgreSQL): where the large logs of
+    the bench are kept, each in a schema of its own, from one run to the next."""
+    given = os.environ.get("DATABASE_URL", "")
+    if given.startswith("postgresql"):
+        return given
+    from devservices import postgres
+
+    return postgres.ensure_running(None).service_url
+
+
 @contextmanager
 def fresh_postgres(base: str | None = None) -> Iterator[str]:
     """An empty PostgreSQL schema, dropped afterwards, as a URL that uses it."""

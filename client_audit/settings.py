@@ -7,6 +7,7 @@ with a message naming the variable, before anything connects anywhere.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
@@ -14,7 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from producer.topics import DEAD_LETTER_TOPIC_DEFAULT, DEFAULT_PARTITIONS, LIFECYCLE_TOPIC_DEFAULT
+from producer.topics import (
+    CHECKPOINT_TOPIC_DEFAULT,
+    DEAD_LETTER_TOPIC_DEFAULT,
+    DEFAULT_PARTITIONS,
+    LIFECYCLE_TOPIC_DEFAULT,
+)
 
 SQLITE_DEFAULT = "sqlite:///client-audit.db"
 
@@ -71,6 +77,7 @@ class Settings(BaseSettings):
     )
     lifecycle_topic: str = LIFECYCLE_TOPIC_DEFAULT
     dead_letter_topic: str = DEAD_LETTER_TOPIC_DEFAULT
+    checkpoint_topic: str = CHECKPOINT_TOPIC_DEFAULT
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=10_000)
     replication_factor: int = Field(default=1, ge=1, le=100)
     database_url: str = Field(
@@ -84,6 +91,8 @@ class Settings(BaseSettings):
     """Where ``serve`` appends its access log (a role that may only append there); the same
     store as ``database_url``. None: through ``database_url`` itself."""
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    signing_key: Path | None = None
+    """Private key the projector signs checkpoints with (``keys generate``)."""
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = Field(default=None, min_length=1, max_length=256)
@@ -110,7 +119,7 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value.strip()
 
-    @field_validator("lifecycle_topic", "dead_letter_topic")
+    @field_validator("lifecycle_topic", "dead_letter_topic", "checkpoint_topic")
     @classmethod
     def _topic_name(cls, value: str) -> str:
         if not _TOPIC.fullmatch(value) or value in (".", ".."):

@@ -3,7 +3,8 @@ and the default topics an administrator creates for them.
 
 - ``producer`` may write (and describe) the lifecycle topic, nothing else;
 - ``projector`` may read the lifecycle topic, read (join, commit in) consumer groups
-  starting with its group prefix, and write the dead-letter topic;
+  starting with its group prefix, and write the dead-letter topic and the checkpoints
+  topic (signed checkpoints of the audit log's Merkle logs);
 - ``admin`` is a super user (``super.users``), needs no ACL.
 
 No one else may do anything (``allow.everyone.if.no.acl.found=false``), so an unknown
@@ -37,12 +38,15 @@ log = logging.getLogger(__name__)
 
 LIFECYCLE_TOPIC: Final = "client-audit.credential-lifecycle.v1"
 DEAD_LETTER_TOPIC: Final = "client-audit.credential-lifecycle.v1.dlq"
+CHECKPOINT_TOPIC: Final = "client-audit.checkpoints.v1"
+CHECKPOINT_PARTITIONS: Final = 1
 PROJECTOR_GROUP_PREFIX: Final = "client-audit-projector"
 PARTITIONS: Final = 6
 _RETENTION = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
     LIFECYCLE_TOPIC: {**_RETENTION, "max.message.bytes": "2097152"},
     DEAD_LETTER_TOPIC: {**_RETENTION, "max.message.bytes": "67108864"},
+    CHECKPOINT_TOPIC: dict(_RETENTION),
 })
 """The contract's topic settings (``producer.topics``; a unit test holds them equal)."""
 
@@ -58,7 +62,9 @@ class Grant:
     prefixed: bool = False
 
 
-def grants(lifecycle: str, dead_letter: str, group_prefix: str) -> list[Grant]:
+def grants(
+    lifecycle: str, dead_letter: str, group_prefix: str, checkpoints: str = CHECKPOINT_TOPIC
+) -> list[Grant]:
     """The ACLs of the producer and the projector for these topics and groups."""
     return [
         Grant("producer", "WRITE", "TOPIC", lifecycle),
@@ -68,6 +74,8 @@ def grants(lifecycle: str, dead_letter: str, group_prefix: str) -> list[Grant]:
         Grant("projector", "READ", "GROUP", group_prefix, prefixed=True),
         Grant("projector", "WRITE", "TOPIC", dead_letter),
         Grant("projector", "DESCRIBE", "TOPIC", dead_letter),
+        Grant("projector", "WRITE", "TOPIC", checkpoints),
+        Grant("projector", "DESCRIBE", "TOPIC", checkpoints),
     ]
 
 
@@ -96,17 +104,23 @@ def grant_access(
     dead_letter: str = DEAD_LETTER_TOPIC,
     group_prefix: str = PROJECTOR_GROUP_PREFIX,
     partitions: int = PARTITIONS,
+    checkpoints: str = CHECKPOINT_TOPIC,
 ) -> None:
-    """As the administrator: create the two topics if missing, then their ACLs (creating an
-    ACL that exists changes nothing). ACLs come before any producer uses them: an
+    """As the administrator: create the three topics if missing, then their ACLs (creating
+    an ACL that exists changes nothing). ACLs come before any producer uses them: an
     idempotent producer refused before its ACL existed stays refused."""
     admin = admin_client(bootstrap, admin_options)
     try:
-        wanted = [name for name in (lifecycle, dead_letter) if name not in admin.list_topics()]
+        existing = set(admin.list_topics())
+        wanted = [name for name in (lifecycle, dead_letter, checkpoints) if name not in existing]
         if wanted:
-            kinds = {lifecycle: LIFECYCLE_TOPIC, dead_letter: DEAD_LETTER_TOPIC}
+            kinds = {lifecycle: LIFECYCLE_TOPIC, dead_letter: DEAD_LETTER_TOPIC,
+                     checkpoints: CHECKPOINT_TOPIC}
+            counts = {lifecycle: partitions, dead_letter: partitions,
+                      checkpoints: CHECKPOINT_PARTITIONS}
             topics = [
-                NewTopic(name, partitions, 1, topic_configs=dict(TOPIC_CONFIGS[kinds[name]]))
+                NewTopic(name, counts[name], 1,
+                         topic_configs=dict(TOPIC_CONFIGS[kinds[name]]))
                 for name in wanted
             ]
             try:
@@ -114,7 +128,7 @@ def grant_access(
             except TopicAlreadyExistsError:
                 log.info("topics created concurrently: %s", wanted)
         result = admin.create_acls([_acl(grant) for grant in grants(
-            lifecycle, dead_letter, group_prefix)])
+            lifecycle, dead_letter, group_prefix, checkpoints)])
         if result["failed"]:
             raise ServiceStartError(f"creating the ACLs failed: {result['failed']}")
     finally:

@@ -1,4 +1,5 @@
-"""The lifecycle and dead-letter topics: names, settings, and creating them when missing."""
+"""The lifecycle, dead-letter and checkpoint topics: names, settings, creating them when
+missing."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ LIFECYCLE_TOPIC_DEFAULT = "client-audit.credential-lifecycle.v1"
 
 DEAD_LETTER_TOPIC_DEFAULT = "client-audit.credential-lifecycle.v1.dlq"
 """Messages the projector could not decode or validate, with the reason in headers."""
+
+CHECKPOINT_TOPIC_DEFAULT = "client-audit.checkpoints.v1"
+"""Signed checkpoints of the audit log's Merkle logs, as the projector makes them."""
+
+CHECKPOINT_PARTITIONS = 1
+"""One partition: checkpoints stay in the order they were made."""
 
 DEFAULT_PARTITIONS = 6
 
@@ -45,12 +52,24 @@ DEAD_LETTER_CONFIGS = {
 
 @dataclass(frozen=True)
 class TopicLayout:
-    """Names and sizing of the two topics one deployment uses."""
+    """Names and sizing of the topics one deployment uses."""
 
     lifecycle: str = LIFECYCLE_TOPIC_DEFAULT
     dead_letter: str = DEAD_LETTER_TOPIC_DEFAULT
     partitions: int = DEFAULT_PARTITIONS
     replication_factor: int = 1
+    checkpoints: str | None = None
+    """The checkpoints topic, created when named."""
+
+    def specs(self) -> dict[str, tuple[int, dict[str, str]]]:
+        """Topic name -> (partitions, configs)."""
+        found = {
+            self.lifecycle: (self.partitions, LIFECYCLE_CONFIGS),
+            self.dead_letter: (self.partitions, DEAD_LETTER_CONFIGS),
+        }
+        if self.checkpoints is not None:
+            found[self.checkpoints] = (CHECKPOINT_PARTITIONS, RETENTION_CONFIGS)
+        return found
 
 
 def unanswered(
@@ -71,7 +90,7 @@ def ensure_topics(
     timeout_s: float = 30.0,
     client_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Create whichever of the two topics is missing; return the names created.
+    """Create whichever of the layout's topics is missing; return the names created.
 
     A principal that may not create topics (on a broker with ACLs) only sees the topics it
     may describe; the others were created by an administrator or are not its business, so
@@ -92,15 +111,15 @@ def ensure_topics(
         ) from exc
     try:
         existing = set(admin.list_topics())
-        wanted = [name for name in (layout.lifecycle, layout.dead_letter) if name not in existing]
+        specs = layout.specs()
+        wanted = [name for name in specs if name not in existing]
         if not wanted:
             return []
-        configs = {layout.lifecycle: LIFECYCLE_CONFIGS, layout.dead_letter: DEAD_LETTER_CONFIGS}
         spec = {
             name: {
-                "num_partitions": layout.partitions,
+                "num_partitions": specs[name][0],
                 "replication_factor": layout.replication_factor,
-                "configs": configs[name],
+                "configs": specs[name][1],
             }
             for name in wanted
         }

@@ -27,6 +27,10 @@ CIDRS_MAX = 5000
 ADDRESS_TEXT_MAX = 64
 """Characters in a source address or a network as given (before it is parsed)."""
 
+SEQUENCE_MAX = 2**53 - 1
+"""The largest sequence number: within the integers RFC 8785 (the canonical JSON the audit
+log hashes) writes exactly."""
+
 EVENT_MAX_BYTES = 1024 * 1024
 """Bytes of one encoded event (the single-object Avro value), header included."""
 

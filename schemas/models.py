@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from schemas.base import ContractModel, reject
 from schemas.fields import CidrSet, Identifier, IpAddress, RoleSet, Text, UtcDatetime
+from schemas.limits import SEQUENCE_MAX
 
 
 class EventType(StrEnum):
@@ -58,7 +59,7 @@ class Envelope(ContractModel):
     user_id: Identifier
     occurred_at: UtcDatetime
     recorded_at: UtcDatetime
-    sequence: int = Field(ge=1, le=2**63 - 1, strict=True)  # Avro long: signed 64-bit
+    sequence: int = Field(ge=1, le=SEQUENCE_MAX, strict=True)
     actor: Actor
     correlation_id: Identifier
     source: Identifier

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what client-audit needs on a fresh Debian machine: Java 17 and Maven (for the
-# local Kafka broker), PostgreSQL, Chromium and fonts (the console's browser tests drive
+# local Kafka broker), PostgreSQL, OpenSSL (the worked evidence example is checked with it),
+# Chromium and fonts (the console's browser tests drive
 # Debian's Chromium through Playwright; Playwright's own browser downloads are never used),
 # and a virtualenv with the package and its dev tools.
 set -euo pipefail
@@ -11,6 +12,7 @@ missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium fonts-liberation fonts-dejavu-core)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
 if ((${#missing[@]})); then

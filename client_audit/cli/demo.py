@@ -1,4 +1,5 @@
-"""client-audit demo: Kafka up, a simulated stream published, projected into SQLite, reported."""
+"""client-audit demo: Kafka up, a simulated stream published, projected into SQLite with
+signed checkpoints, reported, and one credential's evidence exported and checked."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ from client_audit.cli.project_wiring import run_projector
 from client_audit.display import visible
 from client_audit.report import AuditReport, build_report
 from client_audit.settings import Settings
+from projections.chain.signing import SigningKey
 from projections.db.engine import create_engine_for
+from projections.evidence import bundle
+from projections.evidence.verification import verify_bundle
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +69,24 @@ def demo(ctx: click.Context, /, credentials: int, seed: int, database_path: Path
             "kafka_bootstrap_servers": _bootstrap_servers(base),
             "lifecycle_topic": f"client-audit.demo-{run}.credential-lifecycle.v1",
             "dead_letter_topic": f"client-audit.demo-{run}.credential-lifecycle.v1.dlq",
+            "checkpoint_topic": f"client-audit.demo-{run}.checkpoints.v1",
         }
     )
-    database_path.parent.mkdir(parents=True, exist_ok=True)
+    folder = database_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database_path}{suffix}").unlink(missing_ok=True)
+    key_file, evidence = folder / "demo-signing-key.pem", folder / "evidence"
+    key_file.unlink(missing_ok=True)
+    shutil.rmtree(evidence, ignore_errors=True)
+    key = SigningKey.generate()
+    key.write(key_file)
+    settings = settings.model_copy(update={"signing_key": key_file})
     database_url = f"sqlite:///{database_path.resolve()}"
-    console = Console(width=None if sys.stdout.isatty() else 150)
+    # Stored text is shown as text: no emoji codes (``fd00:ab::1`` holds ``:ab:``), no markup.
+    console = Console(
+        width=None if sys.stdout.isatty() else 150, emoji=False, markup=False, highlight=False
+    )
     console.rule(
         f"1. publishing to {settings.lifecycle_topic} on {settings.kafka_bootstrap_servers}"
     )
@@ -102,14 +117,28 @@ def demo(ctx: click.Context, /, credentials: int, seed: int, database_path: Path
     console.rule("3. audit report")
     engine = create_engine_for(database_url)
     try:
-        print_report(console, build_report(engine))
+        audit = build_report(engine)
+        print_report(console, audit)
+        if audit.highlighted_credential is not None:
+            console.rule(f"4. evidence of {visible(audit.highlighted_credential)}")
+            with engine.connect() as connection:
+                summary = bundle.export(connection, audit.highlighted_credential, evidence)
+            results = verify_bundle(evidence, {key.key_id: key.public})
+            held = sum(result.holds for result in results)
+            console.print(
+                f"exported {summary.entries} entries with inclusion proofs to {evidence}; "
+                f"{held} of {len(results)} proofs hold against checkpoint key {key.key_id} "
+                f"(check them anywhere: python3 {evidence / 'check_bundle.py'} {evidence} "
+                f"--public-key {evidence / 'public-keys' / f'{key.key_id}.pem'})"
+            )
     finally:
         engine.dispose()
     console.print(
-        f"\nThe projection stays in {database_path}; the events stay on {settings.lifecycle_topic}."
+        f"\nThe projection stays in {database_path}; the events stay on "
+        f"{settings.lifecycle_topic}; the demo's signing key is {key_file}."
     )
     token = secrets.token_urlsafe(24)
-    console.rule("4. the investigator console")
+    console.rule("5. the investigator console")
     console.print("Open the console on this data (then http://127.0.0.1:8080/console, and sign in "
                   "with the token in the command):")
     click.echo(console_command(database_url, token))

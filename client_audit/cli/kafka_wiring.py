@@ -16,6 +16,7 @@ def topic_layout(settings: Settings) -> TopicLayout:
         dead_letter=settings.dead_letter_topic,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
+        checkpoints=settings.checkpoint_topic,
     )
 
 

@@ -22,6 +22,9 @@ from client_audit.settings import Settings, environment_name
     "--topic", "lifecycle_topic", help="Lifecycle topic [env CLIENT_AUDIT_LIFECYCLE_TOPIC]."
 )
 @click.option("--dead-letter-topic", help="Dead-letter topic [env CLIENT_AUDIT_DEAD_LETTER_TOPIC].")
+@click.option(
+    "--checkpoint-topic", help="Signed checkpoints topic [env CLIENT_AUDIT_CHECKPOINT_TOPIC]."
+)
 @click.option("--partitions", type=click.IntRange(min=1), help="Partitions for topics it creates.")
 @click.option("--database-url", help="SQLAlchemy URL of the projection store [env DATABASE_URL].")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
@@ -41,6 +44,7 @@ OPTION_NAMES = {
     "kafka_bootstrap_servers": "--bootstrap-servers",
     "lifecycle_topic": "--topic",
     "dead_letter_topic": "--dead-letter-topic",
+    "checkpoint_topic": "--checkpoint-topic",
     "partitions": "--partitions",
     "database_url": "--database-url",
 }
@@ -60,8 +64,10 @@ def load_settings(options: dict[str, Any]) -> Settings:
         problems = []
         for error in exc.errors(include_url=False, include_input=False):
             field = str(error["loc"][0]) if error["loc"] else ""
-            field = {"KAFKA_BOOTSTRAP_SERVERS": "kafka_bootstrap_servers",
-                     "DATABASE_URL": "database_url"}.get(field, field)
+            field = {
+                "KAFKA_BOOTSTRAP_SERVERS": "kafka_bootstrap_servers",
+                "DATABASE_URL": "database_url",
+            }.get(field, field)
             named = _source_of(field, options)
             problems.append(f"{named}: {error['msg'].removeprefix('Value error, ')}")
         raise click.UsageError("invalid settings: " + "; ".join(problems)) from None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.project_wiring import run_projector
 from client_audit.cli.project_workers import run_workers
+from consumer.checkpointing import CheckpointPolicy
 
 
 @click.command()
@@ -37,6 +39,18 @@ from client_audit.cli.project_workers import run_workers
     help="Projector processes in the group, each taking a share of the partitions.",
 )
 @click.option(
+    "--signing-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sign checkpoints with this Ed25519 key (`client-audit keys generate`) "
+         "[env CLIENT_AUDIT_SIGNING_KEY].",
+)
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=10_000,
+              show_default=True, help="Sign a checkpoint after this many applied entries.")
+@click.option("--checkpoint-seconds", type=click.FloatRange(min=0.1), default=60.0,
+              show_default=True,
+              help="... or after this many seconds when entries were applied since the last.")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write each checkpoint as a JSON file into this folder.")
+@click.option(
     "--metrics-port",
     type=click.IntRange(min=1, max=65535),
     help="Serve Prometheus metrics on 127.0.0.1:PORT [env CLIENT_AUDIT_METRICS_PORT].",
@@ -50,15 +64,26 @@ def project(
     group: str | None,
     instance_id: str | None,
     workers: int,
+    signing_key: Path | None,
+    checkpoint_every: int,
+    checkpoint_seconds: float,
+    checkpoint_dir: Path | None,
     metrics_port: int | None,
 ) -> None:
     """Consume lifecycle events and project them into the current-state table and the audit log.
 
     Each batch's rows and the consumer positions commit in one database transaction, so a
     restart or crash never loses or doubles an event. Undecodable or invalid messages go to
-    the dead-letter topic with the reason. SIGTERM/SIGINT finish the batch and exit 0.
+    the dead-letter topic with the reason. With --signing-key, signed checkpoints of the
+    audit log's Merkle logs are stored, published to the checkpoints topic and optionally
+    written to --checkpoint-dir. SIGTERM/SIGINT finish the batch and exit 0.
     """
     settings = settings_of(ctx)
+    if signing_key is not None:
+        settings = settings.model_copy(update={"signing_key": signing_key})
+    if checkpoint_dir is not None:
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    policy = CheckpointPolicy(checkpoint_every, checkpoint_seconds, checkpoint_dir)
     if workers > 1:
         if metrics_port or settings.metrics_port:
             raise click.UsageError("--metrics-port serves one process; use it with --workers 1")
@@ -69,6 +94,7 @@ def project(
             instance_id=instance_id,
             until_caught_up=until_caught_up,
             batch_size=batch_size,
+            checkpoint_policy=policy,
         )
     else:
         report = run_projector(
@@ -79,6 +105,7 @@ def project(
             batch_size=batch_size,
             metrics_port=metrics_port or settings.metrics_port,
             instance_id=instance_id,
+            checkpoint_policy=policy,
         )
     click.echo(
         json.dumps(

@@ -11,15 +11,18 @@ from types import FrameType
 import click
 from kafka.errors import KafkaError
 from prometheus_client import start_http_server
+from sqlalchemy import Engine
 
 from client_audit.cli.kafka_wiring import topic_layout
 from client_audit.settings import Settings
+from consumer.checkpointing import Checkpointer, CheckpointPolicy, CheckpointPublisher
 from consumer.dead_letter import DeadLetterWriter
 from consumer.errors import ConsumerError
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from producer.errors import ProducerError
 from producer.topics import ensure_topics
+from projections.chain.signing import SigningKey, SigningKeyError
 from projections.db.engine import create_engine_for
 from projections.db.migrate import upgrade
 from projections.write.store import ProjectionStore
@@ -43,6 +46,16 @@ def stop_on_signals(projector: Projector) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def signing_key_of(settings: Settings) -> SigningKey | None:
+    """The checkpoint signing key of the settings (a usage error when it cannot be used)."""
+    if settings.signing_key is None:
+        return None
+    try:
+        return SigningKey.load(settings.signing_key)
+    except SigningKeyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--signing-key") from None
+
+
 def run_projector(
     settings: Settings,
     database_url: str,
@@ -52,8 +65,14 @@ def run_projector(
     metrics_port: int | None = None,
     start_offsets: Mapping[int, int] | None = None,
     instance_id: str | None = None,
+    checkpoint_policy: CheckpointPolicy | None = None,
 ) -> ProjectorReport:
-    """Migrate the store, then project the lifecycle topic into it until stopped or caught up."""
+    """Migrate the store, then project the lifecycle topic into it until stopped or caught up.
+
+    With a signing key in the settings, signed checkpoints are made as the policy says and
+    when the projector stops; without one, it says so.
+    """
+    key = signing_key_of(settings)
     try:
         ensure_topics(
             settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s,
@@ -90,14 +109,51 @@ def run_projector(
             f"the dead-letter producer could not reach Kafka at "
             f"{settings.kafka_bootstrap_servers}: {exc}"
         ) from None
-    projector = Projector(config, ProjectionStore(engine), dead_letters, metrics)
+    try:
+        checkpointer = _checkpointer(
+            settings, engine, key, checkpoint_policy or CheckpointPolicy()
+        )
+    except KafkaError as exc:
+        dead_letters.close()
+        engine.dispose()
+        raise click.ClickException(
+            f"the checkpoint producer could not reach Kafka at "
+            f"{settings.kafka_bootstrap_servers}: {exc}"
+        ) from None
+    projector = Projector(
+        config, ProjectionStore(engine), dead_letters, metrics,
+        on_batch=None if checkpointer is None else checkpointer.after_batch,
+    )
     try:
         with stop_on_signals(projector):
-            return projector.run()
+            report = projector.run()
+        if checkpointer is not None:
+            checkpointer.finish()
+        return report
     except KafkaError as exc:
         raise click.ClickException(f"Kafka error: {exc}") from None
     except ConsumerError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         dead_letters.close()
+        if checkpointer is not None and checkpointer.publisher is not None:
+            checkpointer.publisher.close()
         engine.dispose()
+
+
+def _checkpointer(
+    settings: Settings, engine: Engine, key: SigningKey | None, policy: CheckpointPolicy
+) -> Checkpointer | None:
+    if key is None:
+        log.warning(
+            "running without a signing key: no signed checkpoints are made, so the audit log "
+            "can be checked only against itself and the topic (see `client-audit keys "
+            "generate` and --signing-key)"
+        )
+        return None
+    log.info("signing checkpoints with key %s", key.key_id)
+    publisher = CheckpointPublisher(
+        settings.kafka_bootstrap_servers, settings.checkpoint_topic, settings.delivery_timeout_s,
+        settings.kafka_client_options(),
+    )
+    return Checkpointer(engine, key, policy, publisher)

@@ -22,6 +22,7 @@ import click
 from client_audit import logs
 from client_audit.cli.project_wiring import run_projector
 from client_audit.settings import Settings
+from consumer.checkpointing import CheckpointPolicy
 from consumer.projector import ProjectorReport
 from projections.db.migrate import upgrade
 
@@ -41,6 +42,7 @@ def run_workers(
     instance_id: str | None,
     until_caught_up: bool,
     batch_size: int,
+    checkpoint_policy: CheckpointPolicy | None = None,
 ) -> ProjectorReport:
     """Run ``workers`` projector processes in ``group_id`` until they all stop."""
     upgrade(settings.database_url)
@@ -53,6 +55,7 @@ def run_workers(
             "until_caught_up": until_caught_up,
             "batch_size": batch_size,
             "instance_id": f"{instance_id}-{index}" if instance_id else None,
+            "checkpoint_policy": checkpoint_policy,
         }
         process = context.Process(
             target=_work, args=(settings, options, reports), name=f"projector-{index}"

@@ -7,6 +7,8 @@ import click
 from client_audit.cli.as_of import as_of
 from client_audit.cli.demo import demo
 from client_audit.cli.emit import emit
+from client_audit.cli.evidence import export_evidence, prove, verify_proof
+from client_audit.cli.keys import keys
 from client_audit.cli.project import project
 from client_audit.cli.query import query
 from client_audit.cli.query_access import access
@@ -23,4 +25,4 @@ query.add_command(access)
 
 COMMANDS: list[click.Command] = [demo, emit, simulate, project, query, search_command, searches]
 COMMANDS += [serve, tokens]
-COMMANDS += [replay, verify, as_of, roles, verify_log]
+COMMANDS += [replay, verify, as_of, roles, verify_log, keys, prove, export_evidence, verify_proof]

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from client_audit.cli.context import settings_of
+from client_audit.cli.evidence import load_checkpoint_files, load_keys
 from client_audit.cli.forensics_io import Printed, format_option, print_rows, reading
 from consumer.errors import ConsumerError
 from consumer.log_check import PartitionCheck, check_against_topic
 from projections.chain.access_verify import AccessChainVerdict, verify_access_chain
+from projections.chain.checkpoint_verify import CheckpointFinding, verify_against_checkpoints
+from projections.chain.heads import ReplacedChain, broken_before_upgrade
 from projections.chain.records import VerificationRecord, record_verification
 from projections.chain.verify import PartitionVerdict, verify_chains
 from projections.db.engine import create_engine_for
@@ -36,9 +40,15 @@ class LogVerdict(Printed):
     position: int | None
     event_id: str | None
     detail: str | None
+    checkpoint_id: int | None = None
+    merkle_root: str | None = None
 
 
-COLUMNS = ("check", "partition", "result", "rows", "lastOffset", "offset", "eventId", "detail")
+COLUMNS = (
+    "check", "partition", "result", "rows", "lastOffset", "offset", "position", "eventId",
+    "checkpointId", "detail",
+)
+"""Table columns (JSON and CSV hold every field)."""
 
 
 def _chain_row(verdict: PartitionVerdict) -> LogVerdict:
@@ -56,6 +66,55 @@ def _chain_row(verdict: PartitionVerdict) -> LogVerdict:
         position=None if found is None else found.position,
         event_id=None if found is None else found.event_id,
         detail=None if found is None else found.detail,
+        merkle_root=verdict.merkle_root.hex(),
+    )
+
+
+def _checkpoint_row(found: CheckpointFinding) -> LogVerdict:
+    return LogVerdict(
+        check="checkpoint",
+        topic=found.topic,
+        partition=found.partition,
+        result=found.finding.value,
+        rows=found.size or 0,
+        messages=None,
+        last_offset=None,
+        head_hash=None,
+        offset=None,
+        position=found.last_vouched_position,
+        event_id=found.last_vouched_event_id,
+        detail=found.detail + _vouched(found),
+        checkpoint_id=found.checkpoint_id or None,
+    )
+
+
+def _vouched(found: CheckpointFinding) -> str:
+    if found.last_vouched_index is None:
+        return ""
+    return (
+        f"; the log diverges after entry {found.last_vouched_index} (position "
+        f"{found.last_vouched_position}), the last an earlier checkpoint vouches for"
+    )
+
+
+def _replaced_row(replaced: ReplacedChain) -> LogVerdict:
+    return LogVerdict(
+        check="v1-chain",
+        topic=replaced.topic,
+        partition=replaced.partition,
+        result="broken-before-upgrade",
+        rows=replaced.length,
+        messages=None,
+        last_offset=None,
+        head_hash=replaced.chain_hash,
+        offset=replaced.first_break_offset,
+        position=None,
+        event_id=None,
+        detail=(
+            f"the v1 chain no longer held from offset {replaced.first_break_offset} when the "
+            f"rows were re-hashed at {replaced.replaced_at.isoformat()} (revision 0004): the "
+            "log was altered before the upgrade; compare with the topic (--against-kafka)"
+        ),
     )
 
 
@@ -96,19 +155,64 @@ def _kafka_row(check: PartitionCheck) -> LogVerdict:
 
 
 @click.command("verify-log")
-@click.option("--against-kafka", is_flag=True,
-              help="Also read the lifecycle topic and check every audit row against the message "
-                   "at its offset, and that every valid event there has a row.")
-@click.option("--record/--no-record", default=True, show_default=True,
-              help="Keep the outcome in the database (the console's integrity page shows the "
-                   "latest).")
+@click.option(
+    "--against-kafka",
+    is_flag=True,
+    help="Also read the lifecycle topic and check every audit row against the message "
+    "at its offset, and that every valid event there has a row.",
+)
+@click.option(
+    "--checkpoints",
+    "with_checkpoints",
+    is_flag=True,
+    help="Also check the log against every stored signed checkpoint, trusting only "
+    "--public-key: forged or unknown-key checkpoints, truncation, divergence, "
+    "forks and late entries.",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A trusted Ed25519 public key (PEM) for --checkpoints; repeat for several.",
+)
+@click.option(
+    "--checkpoint-file",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A checkpoint kept outside the store (a file or a folder of them, as "
+    "`project --checkpoint-dir` writes) for --checkpoints; repeatable. One "
+    "missing from the store is reported.",
+)
+@click.option(
+    "--record/--no-record",
+    default=True,
+    show_default=True,
+    help="Keep the outcome in the database (the console's integrity page shows the latest).",
+)
 @format_option
 @click.pass_context
-def verify_log(ctx: click.Context, against_kafka: bool, record: bool, output: str | None) -> None:
+def verify_log(
+    ctx: click.Context,
+    against_kafka: bool,
+    with_checkpoints: bool,
+    public_keys: tuple[Path, ...],
+    checkpoint_files: tuple[Path, ...],
+    record: bool,
+    output: str | None,
+) -> None:
     """Check that the stored audit log was not altered: walk each partition's hash chain in
-    offset order, recompute every row's hash, and report the first altered, removed or
-    inserted row of each partition. The access log's chain is walked the same way (check
-    `access`, in position order).
+    offset order, recompute every row's hash (its entry document covers the event, its flags
+    and its Kafka position), check that positions rise with offsets, rebuild the partition's
+    Merkle log from the rows and hold it against the stored leaves and head, and report the
+    first altered, removed, inserted or reordered row of each partition. The access log's
+    chain is walked the same way (check `access`, in position order).
+
+    With --checkpoints (and --public-key), also check the rows against every signed
+    checkpoint, offline: a recomputed chain with recomputed heads no longer passes. Give
+    the checkpoints kept elsewhere with --checkpoint-file, so that removing them from the
+    store is seen too; with no valid checkpoint at all the check fails.
 
     With --against-kafka, also compare each row with the message at its offset on the topic
     (up to the projection's stored position). One row per partition and check; headHash is
@@ -117,10 +221,22 @@ def verify_log(ctx: click.Context, against_kafka: bool, record: bool, output: st
     Exits 1 when anything does not hold. The outcome is recorded in the database unless
     --no-record (a database that cannot be written is reported, and the exit status stays).
     """
+    if with_checkpoints and not public_keys:
+        raise click.UsageError("--checkpoints needs --public-key (the keys you trust)")
+    if (public_keys or checkpoint_files) and not with_checkpoints:
+        raise click.UsageError("--public-key and --checkpoint-file go with --checkpoints")
+    keys = load_keys(public_keys)
+    outside = load_checkpoint_files(checkpoint_files)
     settings = settings_of(ctx)
     checked_at = datetime.now(UTC)
     with reading(settings.database_url, "projection") as connection:
-        verdicts = [_chain_row(verdict) for verdict in verify_chains(connection)]
+        if with_checkpoints:
+            report = verify_against_checkpoints(connection, keys, outside)
+            verdicts = [_chain_row(verdict) for verdict in report.verdicts]
+            verdicts += [_checkpoint_row(found) for found in report.findings]
+        else:
+            verdicts = [_chain_row(verdict) for verdict in verify_chains(connection)]
+        verdicts += [_replaced_row(replaced) for replaced in broken_before_upgrade(connection)]
         verdicts.append(_access_row(verify_access_chain(connection)))
         if against_kafka:
             try:

@@ -23,6 +23,7 @@ from client_audit.console.auth import PREFIX, ConsoleAuth
 from client_audit.console.charts import anomaly_chart
 from client_audit.console.params import instant_parameter
 from client_audit.console.templates import pages_of
+from projections.chain import checkpoints
 from projections.chain.access_verify import access_head
 from projections.chain.heads import all_heads
 from projections.chain.records import latest_verification
@@ -82,15 +83,21 @@ def anomalies_page(
 def integrity_page(
     request: Request, reader: ConsoleAuth, connection: ReadOnlyConnection, record: Recorded
 ) -> Response:
-    """Each partition's chain head, the access log's chain head, and the outcome of the
-    last ``verify-log``."""
+    """Each partition's chain head and Merkle root, the access log's chain head, the latest
+    signed checkpoint, and the outcome of the last ``verify-log``."""
     heads = sorted(all_heads(connection).items())
     access = access_head(connection)
+    checkpoint, checkpoint_count = checkpoints.latest(connection)
     verification = latest_verification(connection)
-    record.returned(len(heads) + (access is not None) + (verification is not None))
+    shown_checkpoint = checkpoint is not None and not isinstance(checkpoint, Exception)
+    record.returned(
+        len(heads) + (access is not None) + shown_checkpoint + (verification is not None)
+    )
     return pages_of(request).render(
         request, "integrity.html", reader=reader, active="integrity", heads=heads,
-        access_head=access, verification=verification,
+        access_head=access, verification=verification, checkpoint=checkpoint,
+        checkpoint_count=checkpoint_count,
+        checkpoint_problem=str(checkpoint) if isinstance(checkpoint, Exception) else None,
     )
 
 

@@ -1,34 +1,41 @@
-"""The audit log's hash chain: a canonical encoding of a recorded event and its link hash.
+"""What the audit log commits to for each entry: its canonical document, chain link and leaf.
 
-Every audit row carries ``chain_hash``, linking it to the row before it in the same Kafka
-partition (rows of a partition are chained in offset order)::
+The **entry document** of an audit row is the RFC 8785 (JSON Canonicalization Scheme) text,
+encoded in UTF-8, of::
 
-    chain_hash = hex(SHA-256(bytes.fromhex(previous_hash) || canonical_json(document)))
+    {"anomalies": [...], "event": <event>, "format": "client-audit/audit-entry/v2",
+     "offset": <int>, "partition": <int>, "topic": <str>}
 
-- ``previous_hash`` is the ``chain_hash`` of the partition's previous row, or
-  :data:`GENESIS_HASH` (64 zeros) for the partition's first row; the 32 raw bytes are hashed.
-- ``document`` is ``{"event": <event>, "offset": <int>, "partition": <int>, "topic": <str>}``
-  with the Kafka topic, partition and offset the event was read from.
-- ``<event>`` is the event record with its Avro field names (``envelope``, ``eventId``,
-  ``scopedRoles`` ...), as the service validated it: UUIDs in lower-case hyphenated form,
+- ``anomalies`` are the entry's flags (kind names, in the order the store lists them);
+- ``event`` is the event record with its Avro field names (``envelope``, ``eventId``,
+  ``scopedRoles`` ...) as the service validated it: UUIDs in lower-case hyphenated form,
   ``timestamp-micros`` values as UTC text ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (always six
-  fractional digits), enums as their symbol, arrays as JSON arrays in stored order (role and
-  CIDR sets are sorted and de-duplicated, IP addresses and CIDRs in canonical text form).
-  Object members whose value is null are left out, so that adding an optional field to the
-  schema does not change the hash of events recorded before.
-- ``canonical_json`` is the RFC 8785 (JSON Canonicalization Scheme) text encoded in UTF-8:
-  members sorted by name, no insignificant whitespace, non-ASCII characters unescaped. The
-  documents hold only strings, integers, arrays and objects with ASCII member names, so this
-  is exactly ``json.dumps(document, sort_keys=True, separators=(",", ":"),
-  ensure_ascii=False).encode("utf-8")`` in Python.
+  fractional digits), enums as their symbol, arrays in stored order (role and CIDR sets
+  sorted and de-duplicated, addresses and CIDRs in canonical text). Members whose value is
+  null are left out, so that adding an optional field to the schema does not change the
+  documents of events recorded before;
+- ``topic``, ``partition``, ``offset``: where the event was read from Kafka.
 
-Pure: no database, no Kafka. ``docs/forensics.md`` has a worked example.
+Every integer of the document is within RFC 8785's exact range (at most 2^53 - 1: the
+contract bounds ``sequence`` so), and no string holds a character RFC 8785 would escape
+differently from orjson (the contract refuses control characters), so orjson with sorted
+keys writes exactly the RFC 8785 text (a test holds it against the ``rfc8785`` package).
+
+Each row's **chain hash** links it to the row before it in its partition (offset order)::
+
+    chain_hash = hex(SHA-256(bytes.fromhex(previous_hash) || document))
+
+(the previous hash of a partition's first row is :data:`GENESIS_HASH`), and its **leaf
+hash** in the partition's Merkle log (:mod:`projections.chain.merkle`) is
+``SHA-256(0x00 || document)``. Pure: no database, no Kafka. ``docs/forensics.md`` has a
+worked example.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,11 +43,21 @@ import orjson
 
 from schemas.models import LifecycleEvent
 
+ENTRY_FORMAT = "client-audit/audit-entry/v2"
+"""The ``format`` member of every entry document."""
+
 GENESIS_HASH = "0" * 64
 """The previous hash of a partition's first row."""
 
 HASH_LENGTH = 64
 """Hex digits of a chain hash (SHA-256)."""
+
+SAFE_INTEGER = 2**53 - 1
+"""The largest integer RFC 8785 writes exactly."""
+
+
+class CanonicalFormError(ValueError):
+    """A value the entry document cannot hold exactly (an integer beyond 2^53 - 1)."""
 
 
 def instant_text(instant: datetime) -> str:
@@ -63,10 +80,19 @@ def canonical_record(event: LifecycleEvent) -> dict[str, Any]:
     return event.model_dump(mode="python", by_alias=True, exclude_none=True)
 
 
-def canonical_document(event: LifecycleEvent, topic: str, partition: int, offset: int) -> bytes:
-    """The canonical JSON bytes (UTF-8) hashed for ``event`` read at topic/partition/offset."""
+def entry_document(
+    event: LifecycleEvent, anomalies: Sequence[str], topic: str, partition: int, offset: int
+) -> bytes:
+    """The canonical document (RFC 8785, UTF-8) of ``event`` recorded with ``anomalies`` at
+    topic/partition/offset."""
+    for name, value in (("partition", partition), ("offset", offset),
+                        ("sequence", event.sequence)):
+        if not -SAFE_INTEGER <= value <= SAFE_INTEGER:
+            raise CanonicalFormError(f"{name} {value} is beyond RFC 8785's exact integers")
     document = {
+        "anomalies": list(anomalies),
         "event": canonical_record(event),
+        "format": ENTRY_FORMAT,
         "offset": offset,
         "partition": partition,
         "topic": topic,
@@ -84,8 +110,6 @@ def link_hash(previous_hash: str, document: bytes) -> str:
     return hashlib.sha256(previous + document).hexdigest()
 
 
-def chain_hash(
-    previous_hash: str, event: LifecycleEvent, topic: str, partition: int, offset: int
-) -> str:
-    """The chain hash of ``event`` recorded at topic/partition/offset after ``previous_hash``."""
-    return link_hash(previous_hash, canonical_document(event, topic, partition, offset))
+def entry_leaf(document: bytes) -> bytes:
+    """The Merkle leaf hash of an entry document: ``SHA-256(0x00 || document)``."""
+    return hashlib.sha256(b"\x00" + document).digest()

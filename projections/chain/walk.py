@@ -10,7 +10,10 @@ the links between rows and tells apart what broke them:
   it, or it links to a hash that is not the previous row's while the next row links past
   it, or it sits after the stored chain head;
 - **removed**: a row links to a hash no remaining row has (rows before it are gone), or
-  the chain ends before its stored head.
+  the chain ends before its stored head;
+- **reordered**: a row's ``position`` (the order queries list entries in) is not above the
+  position of the row before it in offset order, or its ``leaf_index`` is not its place in
+  offset order.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class ChainProblem(StrEnum):
     ALTERED = "altered"
     REMOVED = "removed"
     INSERTED = "inserted"
+    REORDERED = "reordered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,8 @@ class ChainRow:
     previous_hash: str
     chain_hash: str
     content_error: str | None = None
+    leaf_index: int | None = None
+    """The row's stored place in its partition's Merkle log (None: not checked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +144,20 @@ def walk_partition(
         elif row.previous_hash != previous_hash:
             found = _link_break(
                 row, following, previous, previous_hash, before_previous_hash, place
+            )
+        elif previous is not None and row.position <= previous.position:
+            found = _at(
+                row,
+                ChainProblem.REORDERED,
+                f"position {row.position} is not after position {previous.position} of the "
+                f"row at the previous {place} {previous.offset}: queries would list it first",
+            )
+        elif row.leaf_index is not None and row.leaf_index != count:
+            found = _at(
+                row,
+                ChainProblem.REORDERED,
+                f"its leaf_index is {row.leaf_index}, but it is entry {count} of the "
+                "partition in offset order",
             )
         if found is not None:
             last = None if previous is None else previous.offset

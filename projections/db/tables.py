@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -109,6 +110,7 @@ audit_log = Table(
     Column("projected_at", UtcDateTime, nullable=False),
     Column("previous_hash", String(64), nullable=False),
     Column("chain_hash", String(64), nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
     UniqueConstraint("event_id", name="uq_audit_log_event_id"),
     UniqueConstraint(
         "kafka_topic", "kafka_partition", "kafka_offset", name="uq_audit_log_kafka_position"
@@ -128,7 +130,9 @@ audit_log = Table(
 ``payload`` is the whole event as JSON (Avro field names), from which the event is rebuilt;
 ``anomalies`` lists the :class:`projections.model.anomalies.Anomaly` names flagged on it.
 ``chain_hash`` links the row to ``previous_hash``, the chain hash of the row before it in the
-same Kafka partition (offset order); :mod:`projections.chain.hashing` defines the hash exactly.
+same Kafka partition (offset order), and ``leaf_index`` is the row's place in its
+partition's Merkle log (0, 1, 2, ... in offset order); :mod:`projections.chain.hashing`
+defines the hash exactly.
 """
 
 consumer_positions = Table(
@@ -149,9 +153,85 @@ audit_chain_heads = Table(
     Column("last_offset", BigInteger, nullable=False),
     Column("chain_hash", String(64), nullable=False),
     Column("length", BigInteger, nullable=False),
+    Column("frontier", json_document(), nullable=False),
 )
-"""The end of each partition's audit chain: the offset and chain hash of its last row, and
-how many rows the chain holds. Written with the rows that extend it."""
+"""The end of each partition's audit chain: the offset and chain hash of its last row, how
+many rows the chain (and the partition's Merkle log) holds, and the Merkle frontier (hex
+hashes of the perfect subtrees of that size, largest first). Written with the rows that
+extend it."""
+
+merkle_logs = Table(
+    "merkle_logs",
+    metadata,
+    Column("log_id", Integer, primary_key=True, autoincrement=True),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    UniqueConstraint("topic", "partition", name="uq_merkle_logs_topic_partition"),
+)
+"""One Merkle log per Kafka partition of the audit log; ``log_id`` keys its nodes."""
+
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("log_id", Integer, primary_key=True, autoincrement=False),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+"""Every completed perfect subtree of every Merkle log: node (level, idx) covers leaves
+``[idx * 2**level, (idx + 1) * 2**level)`` (level 0: the entries' leaf hashes, in offset
+order). A node never changes once written."""
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("public_key", Text, nullable=False),
+    Column("first_used_at", UtcDateTime, nullable=False),
+)
+"""The public keys checkpoints were signed with (PEM), by key id."""
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("checkpoint_id", big_serial(), primary_key=True, autoincrement=True),
+    Column("made_at", UtcDateTime, nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    Index("ix_checkpoints_made_at", "made_at"),
+)
+"""Signed checkpoints: ``body`` is the canonical text that ``signature`` (base64 Ed25519)
+signs; see :mod:`projections.chain.checkpoints`."""
+
+checkpoint_logs = Table(
+    "checkpoint_logs",
+    metadata,
+    Column("checkpoint_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("root", String(64), nullable=False),
+    Index("ix_checkpoint_logs_partition_size", "topic", "partition", "size"),
+)
+"""What each checkpoint says of each Merkle log (a copy of its body, for lookups)."""
+
+audit_chain_v1_heads = Table(
+    "audit_chain_v1_heads",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("last_offset", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("length", BigInteger, nullable=False),
+    Column("replaced_at", UtcDateTime, nullable=False),
+    Column("intact", Boolean, nullable=False),
+    Column("first_break_offset", BigInteger, nullable=True),
+)
+"""The heads of the first (v1) audit chain as they were when revision 0004 re-hashed every
+row with the v2 entry documents: the last word of the old chain, kept as evidence of the
+transition, and whether the rows still gave that chain (else the first offset that broke
+it) when they were re-hashed."""
 
 saved_searches = Table(
     "saved_searches",

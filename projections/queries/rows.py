@@ -55,6 +55,8 @@ class AuditEntry(RowModel):
     kafka_partition: int
     kafka_offset: int
     projected_at: datetime
+    leaf_index: int
+    chain_hash: str
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Self:

@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine
 
 from projections.chain import heads as chain_heads
-from projections.chain.hashing import chain_hash
+from projections.chain.hashing import entry_document, entry_leaf, link_hash
 from projections.chain.heads import ChainHead
+from projections.chain.merkle import Frontier
+from projections.chain.nodes import node_appender
 from projections.db.backends import RowSink
 from projections.db.engine import write_transaction
 from projections.db.history import histories
@@ -124,8 +126,14 @@ class ProjectionStore:
             heads = chain_heads.locked_heads(
                 connection, {(item.topic, item.partition) for item in fresh}
             )
+            frontiers = {key: head.merkle_frontier() for key, head in heads.items()}
             with writes.audit_appender(connection) as append:
-                moved = _append_chained(outcome.entries, heads, projected_at, append)
+                moved, completed = _append_chained(
+                    outcome.entries, heads, frontiers, projected_at, append
+                )
+            with node_appender(connection) as nodes:
+                for key, emitted in completed.items():
+                    nodes.write(heads[key].log_id, emitted)
             writes.upsert_states(connection, list(outcome.states.values()))
             writes.upsert_positions(connection, next_offsets, projected_at)
             chain_heads.store_heads(connection, moved)
@@ -153,11 +161,13 @@ def _histories(
 def _append_chained(
     entries: Sequence[tuple[PositionedEvent, tuple[Anomaly, ...]]],
     heads: Mapping[PartitionKey, ChainHead],
+    frontiers: Mapping[PartitionKey, Frontier],
     projected_at: datetime,
     append: RowSink,
-) -> dict[PartitionKey, ChainHead]:
+) -> tuple[dict[PartitionKey, ChainHead], dict[PartitionKey, list[tuple[int, int, bytes]]]]:
     """Append the audit row of every entry, each partition's rows hash-chained in offset
-    order after its head; return the moved heads.
+    order after its head and appended to its Merkle log; return the moved heads and the
+    Merkle nodes each partition's log completed.
 
     Rows go out in batch order, which is offset order within each partition for anything
     read from Kafka; a batch that is not is written partition by partition in offset order.
@@ -168,25 +178,28 @@ def _append_chained(
         )
     previous = {key: head.chain_hash for key, head in heads.items()}
     last_offsets: dict[PartitionKey, int] = {}
-    counts: Counter[PartitionKey] = Counter()
+    completed: dict[PartitionKey, list[tuple[int, int, bytes]]] = {}
     for positioned, flags in entries:
         key = (positioned.topic, positioned.partition)
         row = audit_row(positioned, flags, projected_at)
-        row["previous_hash"] = previous[key]
-        row["chain_hash"] = previous[key] = chain_hash(
-            previous[key],
-            positioned.event,
-            positioned.topic,
-            positioned.partition,
+        document = entry_document(
+            positioned.event, row["anomalies"], positioned.topic, positioned.partition,
             positioned.offset,
         )
+        row["previous_hash"] = previous[key]
+        row["chain_hash"] = previous[key] = link_hash(previous[key], document)
+        row["leaf_index"] = frontiers[key].size
         append(row)
+        completed.setdefault(key, []).extend(frontiers[key].append(entry_leaf(document)))
         last_offsets[key] = positioned.offset
-        counts[key] += 1
-    return {
-        key: ChainHead(last_offsets[key], previous[key], heads[key].length + count)
-        for key, count in counts.items()
+    moved = {
+        key: ChainHead(
+            last_offsets[key], previous[key], frontiers[key].size,
+            tuple(frontiers[key].hashes), heads[key].log_id,
+        )
+        for key in last_offsets
     }
+    return moved, completed
 
 
 def _offsets_ascend(batch: Iterable[PositionedEvent]) -> bool:

@@ -28,7 +28,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from projections.chain import checkpoints
 from projections.chain.records import VerificationRecord, record_verification
+from projections.chain.signing import SigningKey
 from projections.db.engine import create_engine_for
 from projections.write.saved_searches import save_search
 from schemas.models import LifecycleEvent
@@ -83,6 +85,10 @@ def busy_history() -> list[LifecycleEvent]:
     return events
 
 
+SIGNING_KEY = SigningKey.generate()
+"""The key of the signed checkpoint the console's database holds."""
+
+
 @pytest.fixture(scope="session")
 def console_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('console') / 'audit.db'}"
@@ -97,6 +103,9 @@ def console_database(tmp_path_factory: pytest.TempPathFactory) -> str:
             {"check": "chain", "partition": 0, "result": "intact", "rows": 1, "lastOffset": 0},
             {"check": "chain", "partition": 1, "result": "intact", "rows": 1, "lastOffset": 0},
         ]))
+        with engine.begin() as connection:
+            made = checkpoints.signed(SIGNING_KEY, saved_at, checkpoints.current_heads(connection))
+            checkpoints.store(connection, made, SIGNING_KEY)
     finally:
         engine.dispose()
     return url

@@ -17,7 +17,15 @@ from playwright.sync_api import BrowserContext, Page, expect
 from projections.access.tokens import issue_token, revoke_token
 from projections.db.engine import create_engine_for, write_transaction
 from projections.model.access import Scope
-from tests.browser.conftest import BUSY, BUSY_USES, FORMULA_ACTOR, TOKEN, screenshot, sign_in
+from tests.browser.conftest import (
+    BUSY,
+    BUSY_USES,
+    FORMULA_ACTOR,
+    SIGNING_KEY,
+    TOKEN,
+    screenshot,
+    sign_in,
+)
 from tests.integration.search_support import HOSTILE_NAME
 
 pytestmark = pytest.mark.browser
@@ -313,6 +321,16 @@ def test_integrity_and_schema_pages(signed_in: Page) -> None:
     expect(page.locator("code.hash").first).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
     access = page.get_by_role("region", name="Access log chain")
     expect(access.locator("code.hash")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
+    signed = page.locator("section", has=page.get_by_role("heading", name="Signed checkpoints"))
+    expect(signed).to_contain_text(f"names key {SIGNING_KEY.key_id}")
+    expect(signed).to_contain_text("verify-log --checkpoints --public-key")
+    heads = page.locator("section", has=page.get_by_role("heading", name="Chain heads"))
+    head_roots = [cells.nth(5).inner_text() for cells in
+                  (row.locator("td") for row in heads.locator("tbody tr").all())]
+    signed_roots = [cells.nth(3).inner_text() for cells in
+                    (row.locator("td") for row in signed.locator("tbody tr").all())]
+    assert head_roots == signed_roots and len(signed_roots) == 2
+    screenshot(page, "integrity")
     page.get_by_role("link", name="Schemas").click()
     expect(page.get_by_role("heading", name="clientaudit.events.CredentialUsed")).to_be_visible()
     with page.expect_download() as download:

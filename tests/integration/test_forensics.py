@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from projections.chain.hashing import chain_hash
+from projections.chain.hashing import entry_document, link_hash
 from projections.db import migrate
 from projections.db.engine import create_engine_for
 from projections.db.rows import audit_row
@@ -188,7 +188,8 @@ def spaced_log(database_url: str) -> list[LifecycleEvent]:
 
 def insert_row(database_url: str, event: LifecycleEvent, offset: int, previous: str) -> None:
     row = audit_row(PositionedEvent(event, TOPIC, 0, offset), (), datetime.now(UTC))
-    row.update(previous_hash=previous, chain_hash=chain_hash(previous, event, TOPIC, 0, offset))
+    document = entry_document(event, [], TOPIC, 0, offset)
+    row.update(previous_hash=previous, chain_hash=link_hash(previous, document), leaf_index=2)
     engine = create_engine_for(database_url)
     try:
         with engine.begin() as connection:

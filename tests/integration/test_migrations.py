@@ -16,6 +16,8 @@ from projections.db import migrate
 from projections.db.engine import create_engine_for
 from projections.db.rows import audit_row
 from projections.db.tables import audit_log, credentials, metadata
+from projections.model.anomalies import Anomaly
+from projections.model.batch import fold_batch
 from projections.model.positioned import PositionedEvent
 from projections.write.store import ProjectionStore
 from tests.builders_projection import TOPIC, History, Partition
@@ -24,8 +26,9 @@ from tests.migration_support import revision_module
 pytestmark = pytest.mark.integration
 
 TABLES = {
-    "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "api_tokens",
-    "access_log", "access_chain_head", "saved_searches", "log_verifications",
+    "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "merkle_logs",
+    "merkle_nodes", "signing_keys", "checkpoints", "checkpoint_logs", "audit_chain_v1_heads",
+    "api_tokens", "access_log", "access_chain_head", "saved_searches", "log_verifications",
 }
 
 INDEXES = {
@@ -158,6 +161,11 @@ def test_postgresql_version_table_lands_in_the_url_schema(pg_url: str) -> None:
 CHAIN_HASHES = sa.select(audit_log.c.event_id, audit_log.c.chain_hash)
 
 
+def flagged(placed: list[PositionedEvent]) -> list[tuple[PositionedEvent, tuple[Anomaly, ...]]]:
+    """The events with the flags the store gives them (what an older revision recorded)."""
+    return fold_batch(placed, {}, set(), {}).entries
+
+
 def _events_on_two_partitions() -> list[PositionedEvent]:
     first, second = History("cred-a", user_id="alice"), History("cred-b", user_id="bob")
     zero, three = Partition(0), Partition(3, start=40)
@@ -180,7 +188,9 @@ def test_upgrading_a_populated_previous_revision_chains_its_rows(
         old_audit_log = sa.Table("audit_log", sa.MetaData(), autoload_with=engine)
         at = datetime(2026, 3, 4, tzinfo=UTC)
         with engine.begin() as connection:
-            connection.execute(old_audit_log.insert(), [audit_row(p, (), at) for p in placed])
+            connection.execute(
+                old_audit_log.insert(), [audit_row(p, flags, at) for p, flags in flagged(placed)]
+            )
         migrate.upgrade(database_url)
         assert migrate.current_revision(database_url) == migrate.head_revision()
         with engine.connect() as connection:
@@ -249,8 +259,8 @@ def test_upgrading_rewrites_mapped_addresses_in_dotted_form_and_rechains(
     at = datetime(2026, 3, 4, tzinfo=UTC)
     rows: list[dict[str, Any]] = []
     heads: dict[tuple[str, int], tuple[int, str, int]] = {}
-    for positioned in placed:
-        row = _as_before_0003(audit_row(positioned, (), at))
+    for positioned, flags in flagged(placed):
+        row = _as_before_0003(audit_row(positioned, flags, at))
         key = (positioned.topic, positioned.partition)
         previous = heads.get(key, (None, "0" * 64, 0))[1]
         row["previous_hash"] = previous

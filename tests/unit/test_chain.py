@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from projections.chain.hashing import (
     GENESIS_HASH,
-    canonical_document,
-    chain_hash,
+    CanonicalFormError,
+    entry_document,
+    entry_leaf,
     instant_text,
     link_hash,
 )
 from projections.chain.heads import ChainHead
 from projections.chain.walk import ChainProblem, ChainRow, walk_partition
+from projections.model.anomalies import Anomaly
 from schemas.models import (
     Actor,
     ActorKind,
@@ -32,17 +38,20 @@ from tests.builders_projection import History
 TOPIC = "client-audit.credential-lifecycle.v1"
 
 DOCUMENT = (
-    '{"event":{"envelope":{"actor":{"id":"alice","kind":"USER"},"clientId":"client-1",'
-    '"correlationId":"req-7","credentialId":"cred-1",'
+    '{"anomalies":["NEW_SOURCE_IP"],"event":{"envelope":{"actor":{"id":"alice","kind":"USER"},'
+    '"clientId":"client-1","correlationId":"req-7","credentialId":"cred-1",'
     '"eventId":"0b3c2d1e-4f5a-4b6c-8d7e-9f0a1b2c3d4e","eventType":"USED",'
     '"occurredAt":"2026-03-03T10:00:00.000000Z","recordedAt":"2026-03-03T10:00:00.250000Z",'
     '"sequence":4,"source":"api-gateway","userId":"alice"},"outcome":"ALLOWED",'
     '"sourceIp":"2001:db8::7","usedAt":"2026-03-03T10:00:00.000000Z"},'
-    '"offset":41,"partition":3,"topic":"client-audit.credential-lifecycle.v1"}'
+    '"format":"client-audit/audit-entry/v2","offset":41,"partition":3,'
+    '"topic":"client-audit.credential-lifecycle.v1"}'
 )
-"""The canonical document of :func:`used` at partition 3, offset 41 (docs/forensics.md)."""
+"""The entry document of :func:`used` flagged NEW_SOURCE_IP at partition 3, offset 41
+(docs/forensics.md)."""
 
-HASH = "24c1fc32abb2a79679b17ece50a02cf84c5e9643ee31208245c6e3910148bdf2"
+HASH = "2bbf7d255110a3c4ccc78ca9acbbef01d60acdaae38691d63f840d03e74abdb7"
+LEAF = "24bafb177f65a22b78a22db03f0b3d93928bcca14e762b0da18925458cd4a1c5"
 
 
 def envelope(event_type: EventType = EventType.USED, **changes: Any) -> Envelope:
@@ -72,14 +81,24 @@ def used() -> CredentialUsed:
     )
 
 
-def test_canonical_document_is_the_documented_json() -> None:
-    assert canonical_document(used(), TOPIC, 3, 41) == DOCUMENT.encode("utf-8")
+def document_of(event: object = None, anomalies: tuple[str, ...] = ("NEW_SOURCE_IP",),
+                topic: str = TOPIC, partition: int = 3, offset: int = 41) -> bytes:
+    return entry_document(event or used(), list(anomalies), topic, partition, offset)  # type: ignore[arg-type]
 
 
-def test_chain_hash_is_sha256_of_the_previous_hash_bytes_and_the_document() -> None:
+def test_the_entry_document_is_the_documented_rfc8785_text() -> None:
+    document = document_of()
+    assert document == DOCUMENT.encode("utf-8")
+    assert document == rfc8785.dumps(json.loads(document))
+
+
+def test_chain_and_leaf_hashes_are_the_documented_sha256s() -> None:
     expected = hashlib.sha256(bytes(32) + DOCUMENT.encode("utf-8")).hexdigest()
-    assert chain_hash(GENESIS_HASH, used(), TOPIC, 3, 41) == expected == HASH
-    following = chain_hash(HASH, used(), TOPIC, 3, 42)
+    assert link_hash(GENESIS_HASH, document_of()) == expected == HASH
+    leaf = hashlib.sha256(b"\x00" + DOCUMENT.encode("utf-8")).digest()
+    assert entry_leaf(document_of()) == leaf
+    assert leaf.hex() == LEAF
+    following = link_hash(HASH, document_of(offset=42))
     document = DOCUMENT.replace('"offset":41', '"offset":42').encode()
     assert following == hashlib.sha256(bytes.fromhex(HASH) + document).hexdigest()
 
@@ -92,22 +111,56 @@ def test_null_members_are_left_out_and_text_is_utf8_unescaped() -> None:
         deleted_at=datetime(2026, 3, 3, 10, 0, tzinfo=UTC),
         reason=None,
     )
-    document = canonical_document(deleted, TOPIC, 0, 0).decode("utf-8")
+    document = document_of(deleted, (), TOPIC, 0, 0).decode("utf-8")
     assert "reason" not in document
     assert '"userId":"zoë"' in document
+    assert '"anomalies":[]' in document
     assert " " not in document
 
 
-def test_every_position_field_changes_the_hash() -> None:
-    event = used()
+def test_every_position_field_and_every_flag_changes_the_hash() -> None:
     hashes = {
-        chain_hash(GENESIS_HASH, event, TOPIC, 3, 41),
-        chain_hash(GENESIS_HASH, event, TOPIC, 3, 40),
-        chain_hash(GENESIS_HASH, event, TOPIC, 2, 41),
-        chain_hash(GENESIS_HASH, event, "other", 3, 41),
-        chain_hash(HASH, event, TOPIC, 3, 41),
+        link_hash(GENESIS_HASH, document_of()),
+        link_hash(GENESIS_HASH, document_of(offset=40)),
+        link_hash(GENESIS_HASH, document_of(partition=2)),
+        link_hash(GENESIS_HASH, document_of(topic="other")),
+        link_hash(GENESIS_HASH, document_of(anomalies=())),
+        link_hash(GENESIS_HASH, document_of(anomalies=("NEW_SOURCE_IP", "SEQUENCE_GAP"))),
+        link_hash(HASH, document_of()),
     }
-    assert len(hashes) == 5
+    assert len(hashes) == 7
+
+
+def test_integers_beyond_rfc8785s_exact_range_are_refused() -> None:
+    with pytest.raises(CanonicalFormError, match="offset"):
+        document_of(offset=2**53)
+
+
+_EVENTS = st.builds(
+    lambda name, roles, flags: (name, roles, flags),
+    st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"),
+                                   blacklist_characters="\ufffe\uffff"), max_size=40),
+    st.lists(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x2FFF,
+                                            blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp",
+                                                                  "Zs")),
+                     min_size=1, max_size=12), max_size=5),
+    st.lists(st.sampled_from([kind.value for kind in Anomaly]), max_size=4, unique=True),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EVENTS, st.integers(0, 2**53 - 1), st.integers(0, 2**31 - 1))
+def test_orjson_writes_exactly_what_the_rfc8785_reference_writes(
+    fields: tuple[str, list[str], list[str]], offset: int, partition: int
+) -> None:
+    name, roles, flags = fields
+    history = History("cred-ü", user_id="ユーザー")
+    try:
+        event = history.created(display_name=name, scoped_roles=roles)
+    except ValueError:
+        return
+    document = entry_document(event, flags, TOPIC, partition, offset)
+    assert document == rfc8785.dumps(json.loads(document))
 
 
 def test_instants_are_utc_with_six_fractional_digits() -> None:
@@ -256,7 +309,7 @@ def test_chain_hashes_of_a_real_history_link_up() -> None:
     previous = GENESIS_HASH
     rows = []
     for offset, event in enumerate(events):
-        current = chain_hash(previous, event, TOPIC, 0, offset)
+        current = link_hash(previous, entry_document(event, [], TOPIC, 0, offset))
         rows.append(ChainRow(offset, str(event.event_id), offset, previous, current))
         previous = current
     assert walk_partition(rows, head_of(rows)).first_break is None

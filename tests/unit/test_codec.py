@@ -103,7 +103,7 @@ EDGE_EVENTS: dict[str, Callable[[], LifecycleEvent]] = {
     "deleted-without-reason": lambda: build_deleted(reason=None),
     "deleted-empty-reason": lambda: build_deleted(reason=""),
     "max-sequence-and-odd-ids": lambda: build_used(
-        sequence=2**63 - 1,
+        sequence=2**53 - 1,
         credential_id="cred/ü/\u2603",
         client_id="c" * IDENTIFIER_MAX,
         actor_kind="SYSTEM",

@@ -17,21 +17,23 @@ from devservices.kafka_config import PRINCIPALS, SECURE_BROKER_SETTINGS
 from devservices.maven import kafka_version
 from devservices.pg_provision import ACCESS_WRITER_USER, APP_USER, READER_USER, ROLE_GRANTS
 from producer.topics import (
-    DEAD_LETTER_CONFIGS,
+    CHECKPOINT_TOPIC_DEFAULT,
     DEAD_LETTER_TOPIC_DEFAULT,
     DEFAULT_PARTITIONS,
-    LIFECYCLE_CONFIGS,
     LIFECYCLE_TOPIC_DEFAULT,
+    TopicLayout,
 )
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 COMPOSE_TEXT = COMPOSE_FILE.read_text()
 ADMIN_CONFIG = "/etc/client-audit/admin.properties"
-CONFIGS = {
-    LIFECYCLE_TOPIC_DEFAULT: LIFECYCLE_CONFIGS,
-    DEAD_LETTER_TOPIC_DEFAULT: DEAD_LETTER_CONFIGS,
-}
-TOPICS = set(CONFIGS)
+SPECS = TopicLayout(
+    LIFECYCLE_TOPIC_DEFAULT, DEAD_LETTER_TOPIC_DEFAULT, DEFAULT_PARTITIONS,
+    checkpoints=CHECKPOINT_TOPIC_DEFAULT,
+).specs()
+"""Topic name -> (partitions, configs), as the service creates its default topics."""
+CONFIGS = {name: configs for name, (_partitions, configs) in SPECS.items()}
+TOPICS = set(SPECS)
 
 
 @pytest.fixture(scope="module")
@@ -171,23 +173,23 @@ def test_kafka_and_postgres_have_healthchecks(services: dict[str, Any]) -> None:
     assert "pg_isready" in postgres_check
 
 
-def test_topic_block_declares_both_topics_as_the_code_does(compose: dict[str, Any]) -> None:
+def test_topic_block_declares_every_topic_as_the_code_does(compose: dict[str, Any]) -> None:
     topics = compose["x-client-audit-topics"].values()
     assert {topic["name"] for topic in topics} == TOPICS
     for topic in topics:
-        assert topic["partitions"] == DEFAULT_PARTITIONS
+        assert topic["partitions"] == SPECS[topic["name"]][0]
         assert topic["replication-factor"] == 1
         assert topic["config"] == CONFIGS[topic["name"]]
 
 
-def test_kafka_init_creates_exactly_the_two_topics(services: dict[str, Any]) -> None:
+def test_kafka_init_creates_exactly_the_topics_of_the_code(services: dict[str, Any]) -> None:
     init = services["kafka-init"]
     commands = _topic_commands(init["command"])
     assert {_option(words, "--topic") for words in commands} == TOPICS
     assert len(commands) == len(TOPICS)
     for words in commands:
         assert _option(words, "--command-config") == ADMIN_CONFIG
-        assert int(_option(words, "--partitions")) == DEFAULT_PARTITIONS
+        assert int(_option(words, "--partitions")) == SPECS[_option(words, "--topic")][0]
         assert int(_option(words, "--replication-factor")) == 1
         assert _configs(words) == CONFIGS[_option(words, "--topic")]
     assert init["depends_on"]["kafka"]["condition"] == "service_healthy"

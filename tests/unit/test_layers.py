@@ -34,6 +34,10 @@ ALLOWED: dict[str, set[str]] = {
     "projections.queries": {
         "schemas", "projections.model", "projections.db", "projections.queries",
     },
+    "projections.evidence": {
+        "schemas", "projections.model", "projections.db", "projections.chain",
+        "projections.queries", "projections.evidence",
+    },
     "producer": {"schemas", "producer"},
     "consumer": {"schemas", "projections", "consumer"},
     "devservices": {"devservices"},
