@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from producer.topics import (
+    ALERT_TOPIC_DEFAULT,
     CHECKPOINT_TOPIC_DEFAULT,
     DEAD_LETTER_TOPIC_DEFAULT,
     DEFAULT_PARTITIONS,
@@ -78,6 +79,12 @@ class Settings(BaseSettings):
     lifecycle_topic: str = LIFECYCLE_TOPIC_DEFAULT
     dead_letter_topic: str = DEAD_LETTER_TOPIC_DEFAULT
     checkpoint_topic: str = CHECKPOINT_TOPIC_DEFAULT
+    alert_topic: str = ALERT_TOPIC_DEFAULT
+    alerts_config: Path | None = None
+    """The alerts file (rules, silences, webhooks, SIEM outputs); None: every kind alerts,
+    on the alert topic only."""
+    alert_source: str = Field(default="urn:client-audit", min_length=1, max_length=512)
+    """The CloudEvents ``source`` of this deployment's alerts (a URI reference)."""
     partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1, le=10_000)
     replication_factor: int = Field(default=1, ge=1, le=100)
     database_url: str = Field(
@@ -119,13 +126,20 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value.strip()
 
-    @field_validator("lifecycle_topic", "dead_letter_topic", "checkpoint_topic")
+    @field_validator("lifecycle_topic", "dead_letter_topic", "checkpoint_topic", "alert_topic")
     @classmethod
     def _topic_name(cls, value: str) -> str:
         if not _TOPIC.fullmatch(value) or value in (".", ".."):
             raise ValueError(
                 f"{value[:300]!r} is not a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)"
             )
+        return value
+
+    @field_validator("alert_source")
+    @classmethod
+    def _alert_source(cls, value: str) -> str:
+        if _CONTROL.search(value) or any(ch.isspace() for ch in value):
+            raise ValueError("must be a URI reference without spaces or control characters")
         return value
 
     @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")

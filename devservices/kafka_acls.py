@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 LIFECYCLE_TOPIC: Final = "client-audit.credential-lifecycle.v1"
 DEAD_LETTER_TOPIC: Final = "client-audit.credential-lifecycle.v1.dlq"
 CHECKPOINT_TOPIC: Final = "client-audit.checkpoints.v1"
+ALERT_TOPIC: Final = "client-audit.anomalies.v1"
 CHECKPOINT_PARTITIONS: Final = 1
 PROJECTOR_GROUP_PREFIX: Final = "client-audit-projector"
 PARTITIONS: Final = 6
@@ -47,6 +48,7 @@ TOPIC_CONFIGS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
     LIFECYCLE_TOPIC: {**_RETENTION, "max.message.bytes": "2097152"},
     DEAD_LETTER_TOPIC: {**_RETENTION, "max.message.bytes": "67108864"},
     CHECKPOINT_TOPIC: dict(_RETENTION),
+    ALERT_TOPIC: dict(_RETENTION),
 })
 """The contract's topic settings (``producer.topics``; a unit test holds them equal)."""
 
@@ -63,9 +65,14 @@ class Grant:
 
 
 def grants(
-    lifecycle: str, dead_letter: str, group_prefix: str, checkpoints: str = CHECKPOINT_TOPIC
+    lifecycle: str,
+    dead_letter: str,
+    group_prefix: str,
+    checkpoints: str = CHECKPOINT_TOPIC,
+    alerts: str = ALERT_TOPIC,
 ) -> list[Grant]:
-    """The ACLs of the producer and the projector for these topics and groups."""
+    """The ACLs of the producer and the projector (which runs the alert relay) for these
+    topics and groups."""
     return [
         Grant("producer", "WRITE", "TOPIC", lifecycle),
         Grant("producer", "DESCRIBE", "TOPIC", lifecycle),
@@ -76,6 +83,8 @@ def grants(
         Grant("projector", "DESCRIBE", "TOPIC", dead_letter),
         Grant("projector", "WRITE", "TOPIC", checkpoints),
         Grant("projector", "DESCRIBE", "TOPIC", checkpoints),
+        Grant("projector", "WRITE", "TOPIC", alerts),
+        Grant("projector", "DESCRIBE", "TOPIC", alerts),
     ]
 
 
@@ -105,19 +114,21 @@ def grant_access(
     group_prefix: str = PROJECTOR_GROUP_PREFIX,
     partitions: int = PARTITIONS,
     checkpoints: str = CHECKPOINT_TOPIC,
+    alerts: str = ALERT_TOPIC,
 ) -> None:
-    """As the administrator: create the three topics if missing, then their ACLs (creating
+    """As the administrator: create the four topics if missing, then their ACLs (creating
     an ACL that exists changes nothing). ACLs come before any producer uses them: an
     idempotent producer refused before its ACL existed stays refused."""
     admin = admin_client(bootstrap, admin_options)
     try:
         existing = set(admin.list_topics())
-        wanted = [name for name in (lifecycle, dead_letter, checkpoints) if name not in existing]
+        names = (lifecycle, dead_letter, checkpoints, alerts)
+        wanted = [name for name in names if name not in existing]
         if wanted:
             kinds = {lifecycle: LIFECYCLE_TOPIC, dead_letter: DEAD_LETTER_TOPIC,
-                     checkpoints: CHECKPOINT_TOPIC}
+                     checkpoints: CHECKPOINT_TOPIC, alerts: ALERT_TOPIC}
             counts = {lifecycle: partitions, dead_letter: partitions,
-                      checkpoints: CHECKPOINT_PARTITIONS}
+                      checkpoints: CHECKPOINT_PARTITIONS, alerts: partitions}
             topics = [
                 NewTopic(name, counts[name], 1,
                          topic_configs=dict(TOPIC_CONFIGS[kinds[name]]))
@@ -128,7 +139,7 @@ def grant_access(
             except TopicAlreadyExistsError:
                 log.info("topics created concurrently: %s", wanted)
         result = admin.create_acls([_acl(grant) for grant in grants(
-            lifecycle, dead_letter, group_prefix, checkpoints)])
+            lifecycle, dead_letter, group_prefix, checkpoints, alerts)])
         if result["failed"]:
             raise ServiceStartError(f"creating the ACLs failed: {result['failed']}")
     finally:

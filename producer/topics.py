@@ -1,5 +1,5 @@
-"""The lifecycle, dead-letter and checkpoint topics: names, settings, creating them when
-missing."""
+"""The lifecycle, dead-letter, checkpoint and alert topics: names, settings, creating them
+when missing."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ DEAD_LETTER_TOPIC_DEFAULT = "client-audit.credential-lifecycle.v1.dlq"
 
 CHECKPOINT_TOPIC_DEFAULT = "client-audit.checkpoints.v1"
 """Signed checkpoints of the audit log's Merkle logs, as the projector makes them."""
+
+ALERT_TOPIC_DEFAULT = "client-audit.anomalies.v1"
+"""One alert per flagged audit entry, keyed by credential id (CloudEvents, binary mode)."""
 
 CHECKPOINT_PARTITIONS = 1
 """One partition: checkpoints stay in the order they were made."""
@@ -60,6 +63,9 @@ class TopicLayout:
     replication_factor: int = 1
     checkpoints: str | None = None
     """The checkpoints topic, created when named."""
+    alerts: str | None = None
+    """The alert topic, created when named: partitioned as the lifecycle topic (alerts are
+    keyed by credential id too) and kept as long."""
 
     def specs(self) -> dict[str, tuple[int, dict[str, str]]]:
         """Topic name -> (partitions, configs)."""
@@ -69,6 +75,8 @@ class TopicLayout:
         }
         if self.checkpoints is not None:
             found[self.checkpoints] = (CHECKPOINT_PARTITIONS, RETENTION_CONFIGS)
+        if self.alerts is not None:
+            found[self.alerts] = (self.partitions, RETENTION_CONFIGS)
         return found
 
 

@@ -17,6 +17,7 @@ def topic_layout(settings: Settings) -> TopicLayout:
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
         checkpoints=settings.checkpoint_topic,
+        alerts=settings.alert_topic,
     )
 
 

@@ -25,6 +25,7 @@ from client_audit.settings import Settings, environment_name
 @click.option(
     "--checkpoint-topic", help="Signed checkpoints topic [env CLIENT_AUDIT_CHECKPOINT_TOPIC]."
 )
+@click.option("--alert-topic", help="Alert topic [env CLIENT_AUDIT_ALERT_TOPIC].")
 @click.option("--partitions", type=click.IntRange(min=1), help="Partitions for topics it creates.")
 @click.option("--database-url", help="SQLAlchemy URL of the projection store [env DATABASE_URL].")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
@@ -45,6 +46,7 @@ OPTION_NAMES = {
     "lifecycle_topic": "--topic",
     "dead_letter_topic": "--dead-letter-topic",
     "checkpoint_topic": "--checkpoint-topic",
+    "alert_topic": "--alert-topic",
     "partitions": "--partitions",
     "database_url": "--database-url",
 }

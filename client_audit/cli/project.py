@@ -51,6 +51,14 @@ from consumer.checkpointing import CheckpointPolicy
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write each checkpoint as a JSON file into this folder.")
 @click.option(
+    "--alerts", "alerts_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Alerts file: rules, silences, webhooks, SIEM outputs [env CLIENT_AUDIT_ALERTS_CONFIG].",
+)
+@click.option(
+    "--relay/--no-relay", default=True, show_default=True,
+    help="Publish and deliver alerts from this process (--no-relay: `client-audit relay` does).",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(min=1, max=65535),
     help="Serve Prometheus metrics on 127.0.0.1:PORT [env CLIENT_AUDIT_METRICS_PORT].",
@@ -68,6 +76,8 @@ def project(
     checkpoint_every: int,
     checkpoint_seconds: float,
     checkpoint_dir: Path | None,
+    alerts_file: Path | None,
+    relay: bool,
     metrics_port: int | None,
 ) -> None:
     """Consume lifecycle events and project them into the current-state table and the audit log.
@@ -76,9 +86,13 @@ def project(
     restart or crash never loses or doubles an event. Undecodable or invalid messages go to
     the dead-letter topic with the reason. With --signing-key, signed checkpoints of the
     audit log's Merkle logs are stored, published to the checkpoints topic and optionally
-    written to --checkpoint-dir. SIGTERM/SIGINT finish the batch and exit 0.
+    written to --checkpoint-dir. Every flagged entry becomes an alert in the same
+    transaction; the relay publishes it to the alert topic (CloudEvents) and delivers it to
+    the webhooks and SIEM outputs of --alerts. SIGTERM/SIGINT finish the batch and exit 0.
     """
     settings = settings_of(ctx)
+    if alerts_file is not None:
+        settings = settings.model_copy(update={"alerts_config": alerts_file})
     if signing_key is not None:
         settings = settings.model_copy(update={"signing_key": signing_key})
     if checkpoint_dir is not None:
@@ -95,6 +109,7 @@ def project(
             until_caught_up=until_caught_up,
             batch_size=batch_size,
             checkpoint_policy=policy,
+            relay=relay,
         )
     else:
         report = run_projector(
@@ -106,6 +121,7 @@ def project(
             metrics_port=metrics_port or settings.metrics_port,
             instance_id=instance_id,
             checkpoint_policy=policy,
+            relay=relay,
         )
     click.echo(
         json.dumps(

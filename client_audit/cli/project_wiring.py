@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from types import FrameType
+from typing import TypeVar
 
 import click
 from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 from sqlalchemy import Engine
 
+from client_audit.cli.alert_wiring import alert_config_of, open_relay, relay_running
 from client_audit.cli.kafka_wiring import topic_layout
 from client_audit.settings import Settings
 from consumer.checkpointing import Checkpointer, CheckpointPolicy, CheckpointPublisher
 from consumer.dead_letter import DeadLetterWriter
 from consumer.errors import ConsumerError
+from consumer.intake import Intake
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from producer.errors import ProducerError
@@ -25,7 +29,8 @@ from producer.topics import ensure_topics
 from projections.chain.signing import SigningKey, SigningKeyError
 from projections.db.engine import create_engine_for
 from projections.db.migrate import upgrade
-from projections.write.store import ProjectionStore
+from projections.write.store import ApplyResult, ProjectionStore
+from relay.relay import Relay
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +71,17 @@ def run_projector(
     start_offsets: Mapping[int, int] | None = None,
     instance_id: str | None = None,
     checkpoint_policy: CheckpointPolicy | None = None,
+    relay: bool = True,
 ) -> ProjectorReport:
     """Migrate the store, then project the lifecycle topic into it until stopped or caught up.
 
     With a signing key in the settings, signed checkpoints are made as the policy says and
-    when the projector stops; without one, it says so.
+    when the projector stops; without one, it says so. Flagged entries go to the alert
+    outbox as the alerts file's rules say; with ``relay`` a relay thread publishes them
+    (else ``client-audit relay`` does).
     """
     key = signing_key_of(settings)
+    alerts = alert_config_of(settings)
     try:
         ensure_topics(
             settings.kafka_bootstrap_servers, topic_layout(settings), settings.delivery_timeout_s,
@@ -98,47 +107,66 @@ def run_projector(
         timeout_s=settings.delivery_timeout_s,
         client_options=settings.kafka_client_options(),
     )
-    try:
-        dead_letters = DeadLetterWriter(
+    with ExitStack() as resources:
+        resources.callback(engine.dispose)
+        dead_letters = _opened("dead-letter", settings, lambda: DeadLetterWriter(
             settings.kafka_bootstrap_servers, settings.dead_letter_topic,
             settings.delivery_timeout_s, settings.kafka_client_options(),
-        )
-    except KafkaError as exc:
-        engine.dispose()
-        raise click.ClickException(
-            f"the dead-letter producer could not reach Kafka at "
-            f"{settings.kafka_bootstrap_servers}: {exc}"
-        ) from None
-    try:
-        checkpointer = _checkpointer(
+        ))
+        resources.callback(dead_letters.close)
+        checkpointer = _opened("checkpoint", settings, lambda: _checkpointer(
             settings, engine, key, checkpoint_policy or CheckpointPolicy()
+        ))
+        if checkpointer is not None and checkpointer.publisher is not None:
+            resources.callback(checkpointer.publisher.close)
+        relaying = open_relay(settings, engine, alerts) if relay else None
+        wake = threading.Event()
+
+        def after_batch(intake: Intake, result: ApplyResult) -> None:
+            if checkpointer is not None:
+                checkpointer.after_batch(intake, result)
+            if result.anomalies:
+                wake.set()
+
+        projector = Projector(
+            config, ProjectionStore(engine, alerts=alerts.rules), dead_letters, metrics,
+            on_batch=after_batch,
         )
+        try:
+            with stop_on_signals(projector), _relay(relaying, wake):
+                report = projector.run()
+            if checkpointer is not None:
+                checkpointer.finish()
+            return report
+        except KafkaError as exc:
+            raise click.ClickException(f"Kafka error: {exc}") from None
+        except ConsumerError as exc:
+            raise click.ClickException(str(exc)) from None
+    raise AssertionError("unreachable")
+
+
+_Opened = TypeVar("_Opened")
+
+
+def _opened(what: str, settings: Settings, opening: Callable[[], _Opened]) -> _Opened:
+    """What ``opening`` opens; a CLI error naming the producer when Kafka is away."""
+    try:
+        return opening()
     except KafkaError as exc:
-        dead_letters.close()
-        engine.dispose()
         raise click.ClickException(
-            f"the checkpoint producer could not reach Kafka at "
+            f"the {what} producer could not reach Kafka at "
             f"{settings.kafka_bootstrap_servers}: {exc}"
         ) from None
-    projector = Projector(
-        config, ProjectionStore(engine), dead_letters, metrics,
-        on_batch=None if checkpointer is None else checkpointer.after_batch,
-    )
-    try:
-        with stop_on_signals(projector):
-            report = projector.run()
-        if checkpointer is not None:
-            checkpointer.finish()
-        return report
-    except KafkaError as exc:
-        raise click.ClickException(f"Kafka error: {exc}") from None
-    except ConsumerError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        dead_letters.close()
-        if checkpointer is not None and checkpointer.publisher is not None:
-            checkpointer.publisher.close()
-        engine.dispose()
+
+
+@contextmanager
+def _relay(relaying: Relay | None, wake: threading.Event) -> Iterator[None]:
+    """Run the relay beside the projector, woken by ``wake``, when there is one."""
+    if relaying is None:
+        yield
+        return
+    with relay_running(relaying, wake):
+        yield
 
 
 def _checkpointer(

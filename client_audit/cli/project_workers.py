@@ -43,8 +43,10 @@ def run_workers(
     until_caught_up: bool,
     batch_size: int,
     checkpoint_policy: CheckpointPolicy | None = None,
+    relay: bool = True,
 ) -> ProjectorReport:
-    """Run ``workers`` projector processes in ``group_id`` until they all stop."""
+    """Run ``workers`` projector processes in ``group_id`` until they all stop (each with a
+    relay, unless ``relay`` is False: relays side by side never take the same alert)."""
     upgrade(settings.database_url)
     context = multiprocessing.get_context("spawn")
     reports: Queue[dict[str, Any]] = context.Queue()
@@ -56,6 +58,7 @@ def run_workers(
             "batch_size": batch_size,
             "instance_id": f"{instance_id}-{index}" if instance_id else None,
             "checkpoint_policy": checkpoint_policy,
+            "relay": relay,
         }
         process = context.Process(
             target=_work, args=(settings, options, reports), name=f"projector-{index}"

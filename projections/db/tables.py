@@ -303,3 +303,63 @@ access_chain_head = Table(
 )
 """The end of the access log's chain (one row, chain ``access``), created by the migration
 and moved, under a row lock, by every append."""
+
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("seq", big_serial(), primary_key=True, autoincrement=True),
+    Column("alert_id", String(36), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("credential_id", Text, nullable=False),
+    Column("kinds", json_document(), nullable=False),
+    Column("silenced", Text, nullable=True),
+    Column("flagged_at", UtcDateTime, nullable=False),
+    Column("kafka_topic", Text, nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("leaf_index", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("published_at", UtcDateTime, nullable=True),
+    UniqueConstraint("alert_id", name="uq_alert_outbox_alert_id"),
+    Index("ix_alert_outbox_published_seq", "published_at", "seq"),
+)
+"""One row per flagged audit entry, written in the transaction that records the entry (the
+outbox); the relay publishes each to the alert topic and sets ``published_at``. ``silenced``
+says why the alert rules keep it from webhooks and SIEMs (None: they get it). The event
+itself is read from ``audit_log`` by ``event_id`` when the alert is sent."""
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("delivery_id", big_serial(), primary_key=True, autoincrement=True),
+    Column("alert_id", String(36), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("target_kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_attempt_at", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("last_result", Text, nullable=True),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    UniqueConstraint("alert_id", "target", name="uq_alert_deliveries_alert_id_target"),
+    Index("ix_alert_deliveries_status_next", "status", "next_attempt_at"),
+)
+"""One row per alert and push target (a webhook endpoint or a SIEM output), made when the
+alert is published: ``pending`` until an attempt succeeds (``delivered``) or the retry
+policy gives up (``failed``; ``client-audit redeliver`` makes it pending again)."""
+
+alert_delivery_attempts = Table(
+    "alert_delivery_attempts",
+    metadata,
+    Column("delivery_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("result", Text, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+)
+"""Every attempt of every delivery: when, whether it succeeded, the HTTP status (webhooks)
+and the answer or error in a line, and how long it took."""

@@ -7,9 +7,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from projections.alerts.outbox import outbox_rows, write_outbox
+from projections.alerts.rules import AlertRules
 from projections.chain import heads as chain_heads
 from projections.chain.hashing import entry_document, entry_leaf, link_hash
 from projections.chain.heads import ChainHead
@@ -76,9 +79,12 @@ class ProjectionStore:
     before it in its Kafka partition (:mod:`projections.chain.hashing`).
     """
 
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, engine: Engine, *, clock: Clock = utc_now, alerts: AlertRules | None = None
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._alerts = alerts
 
     def positions(self, topic: str) -> dict[int, int]:
         """Partition -> next offset to read, for the partitions of ``topic`` seen so far."""
@@ -127,13 +133,16 @@ class ProjectionStore:
                 connection, {(item.topic, item.partition) for item in fresh}
             )
             frontiers = {key: head.merkle_frontier() for key, head in heads.items()}
+            flagged: list[dict[str, Any]] = []
             with writes.audit_appender(connection) as append:
                 moved, completed = _append_chained(
-                    outcome.entries, heads, frontiers, projected_at, append
+                    outcome.entries, heads, frontiers, projected_at, append, flagged
                 )
             with node_appender(connection) as nodes:
                 for key, emitted in completed.items():
                     nodes.write(heads[key].log_id, emitted)
+            if self._alerts is not None:
+                write_outbox(connection, outbox_rows(flagged, self._alerts, projected_at))
             writes.upsert_states(connection, list(outcome.states.values()))
             writes.upsert_positions(connection, next_offsets, projected_at)
             chain_heads.store_heads(connection, moved)
@@ -164,10 +173,12 @@ def _append_chained(
     frontiers: Mapping[PartitionKey, Frontier],
     projected_at: datetime,
     append: RowSink,
+    flagged: list[dict[str, Any]],
 ) -> tuple[dict[PartitionKey, ChainHead], dict[PartitionKey, list[tuple[int, int, bytes]]]]:
     """Append the audit row of every entry, each partition's rows hash-chained in offset
     order after its head and appended to its Merkle log; return the moved heads and the
-    Merkle nodes each partition's log completed.
+    Merkle nodes each partition's log completed. The rows of flagged entries are also added
+    to ``flagged`` (for the alert outbox).
 
     Rows go out in batch order, which is offset order within each partition for anything
     read from Kafka; a batch that is not is written partition by partition in offset order.
@@ -190,6 +201,8 @@ def _append_chained(
         row["chain_hash"] = previous[key] = link_hash(previous[key], document)
         row["leaf_index"] = frontiers[key].size
         append(row)
+        if flags:
+            flagged.append(row)
         completed.setdefault(key, []).extend(frontiers[key].append(entry_leaf(document)))
         last_offsets[key] = positioned.offset
     moved = {

@@ -240,8 +240,9 @@ def test_the_migrations_grant_the_reader_every_table_without_default_privileges(
     postgres_role_urls: RoleUrls, unique_name: str
 ) -> None:
     """Roles made without the default privileges devservices sets still get what they need
-    from the migrations: 0006 for the tables up to it, 0007 for the console's tables. Run in
-    one transaction that is rolled back, default privileges included."""
+    from the migrations: 0006 for the tables up to it, 0007 for the console's tables, 0008
+    for the alert tables. Run in one transaction that is rolled back, default privileges
+    included."""
     engine = create_engine_for(postgres_role_urls.owner)
     config = Config()
     config.set_main_option("script_location", str(migrate.MIGRATIONS))

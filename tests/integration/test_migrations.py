@@ -29,6 +29,7 @@ TABLES = {
     "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "merkle_logs",
     "merkle_nodes", "signing_keys", "checkpoints", "checkpoint_logs", "audit_chain_v1_heads",
     "api_tokens", "access_log", "access_chain_head", "saved_searches", "log_verifications",
+    "alert_outbox", "alert_deliveries", "alert_delivery_attempts",
 }
 
 INDEXES = {
@@ -48,6 +49,8 @@ INDEXES = {
         "ix_audit_log_client_occurred": ["client_id", "occurred_at"],
         "ix_audit_log_correlation_occurred": ["correlation_id", "occurred_at"],
     },
+    "alert_outbox": {"ix_alert_outbox_published_seq": ["published_at", "seq"]},
+    "alert_deliveries": {"ix_alert_deliveries_status_next": ["status", "next_attempt_at"]},
     "access_log": {
         "ix_access_log_at": ["at"],
         "ix_access_log_token_name_at": ["token_name", "at"],
@@ -69,7 +72,7 @@ def test_upgrade_an_empty_database_to_head(
     monkeypatch.chdir(tmp_path)
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0007"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0008"
     assert inspect_tables(database_url) == TABLES | {"alembic_version"}
 
 

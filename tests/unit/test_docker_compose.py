@@ -17,6 +17,7 @@ from devservices.kafka_config import PRINCIPALS, SECURE_BROKER_SETTINGS
 from devservices.maven import kafka_version
 from devservices.pg_provision import ACCESS_WRITER_USER, APP_USER, READER_USER, ROLE_GRANTS
 from producer.topics import (
+    ALERT_TOPIC_DEFAULT,
     CHECKPOINT_TOPIC_DEFAULT,
     DEAD_LETTER_TOPIC_DEFAULT,
     DEFAULT_PARTITIONS,
@@ -29,7 +30,7 @@ COMPOSE_TEXT = COMPOSE_FILE.read_text()
 ADMIN_CONFIG = "/etc/client-audit/admin.properties"
 SPECS = TopicLayout(
     LIFECYCLE_TOPIC_DEFAULT, DEAD_LETTER_TOPIC_DEFAULT, DEFAULT_PARTITIONS,
-    checkpoints=CHECKPOINT_TOPIC_DEFAULT,
+    checkpoints=CHECKPOINT_TOPIC_DEFAULT, alerts=ALERT_TOPIC_DEFAULT,
 ).specs()
 """Topic name -> (partitions, configs), as the service creates its default topics."""
 CONFIGS = {name: configs for name, (_partitions, configs) in SPECS.items()}

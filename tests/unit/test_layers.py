@@ -1,4 +1,4 @@
-"""Imports follow the one-way flow: schemas <- projections <- consumer <- client_audit.
+"""Imports follow the one-way flow: schemas <- projections <- consumer, relay <- client_audit.
 
 Read from the source with ``ast``: every project import of every module is held against
 the rooms it may use. Inside ``projections``, the pure model uses nothing of the storage,
@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ("schemas", "projections", "producer", "consumer", "client_audit", "devservices")
+PROJECT = (
+    "schemas", "projections", "producer", "consumer", "relay", "client_audit", "devservices",
+)
 
 ALLOWED: dict[str, set[str]] = {
     "schemas": {"schemas"},
@@ -21,8 +23,12 @@ ALLOWED: dict[str, set[str]] = {
     "projections.model": {"schemas", "projections.model"},
     "projections.db": {"schemas", "projections.model", "projections.db"},
     "projections.chain": {"schemas", "projections.model", "projections.db", "projections.chain"},
+    "projections.alerts": {
+        "schemas", "projections.model", "projections.db", "projections.alerts",
+    },
     "projections.write": {
-        "schemas", "projections.model", "projections.db", "projections.chain", "projections.write",
+        "schemas", "projections.model", "projections.db", "projections.chain",
+        "projections.alerts", "projections.write",
     },
     "projections.forensics": {
         "schemas", "projections.model", "projections.db", "projections.forensics",
@@ -40,8 +46,9 @@ ALLOWED: dict[str, set[str]] = {
     },
     "producer": {"schemas", "producer"},
     "consumer": {"schemas", "projections", "consumer"},
+    "relay": {"schemas", "projections", "producer", "relay"},
     "devservices": {"devservices"},
-    "client_audit": {"schemas", "projections", "producer", "consumer", "client_audit",
+    "client_audit": {"schemas", "projections", "producer", "consumer", "relay", "client_audit",
                      "devservices"},
 }
 """Room -> the rooms (packages or sub-packages) its modules may import from."""

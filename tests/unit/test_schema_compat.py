@@ -7,6 +7,8 @@ topic still decode.
 
 Releasing a new version: copy schemas/avro/*.avsc into schemas/history/vN+1 and add its
 fingerprints to RELEASED_FINGERPRINTS below (the pins prove no release is edited afterwards).
+The alert record (``clientaudit.alerts.Alert``, on the alert topic) is held to the same rules
+from v2, its first release.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pytest
 from fastavro.read import SchemaResolutionError
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from schemas.alerts import ALERT_SCHEMA_NAME, alert_schema, decode_alert, encode_alert
 from schemas.codec import EventCodec
 from schemas.models import EVENT_CLASSES_BY_SCHEMA
 from schemas.registry import AVRO_DIR, HISTORY_DIR, default_registry, releases
@@ -46,10 +49,22 @@ RELEASED_FINGERPRINTS: dict[str, dict[str, str]] = {
         "clientaudit.events.CredentialExpired": "95e9ef84416305fb",
         "clientaudit.events.CredentialDeleted": "bdeda98aadeaa88f",
     },
+    "v2": {
+        "clientaudit.alerts.Alert": "fd13bf014dbca78f",
+        "clientaudit.events.CredentialCreated": "08946aa2c7f32a68",
+        "clientaudit.events.CredentialDeleted": "bdeda98aadeaa88f",
+        "clientaudit.events.CredentialExpired": "95e9ef84416305fb",
+        "clientaudit.events.CredentialRolesScoped": "8f7210aad464a33b",
+        "clientaudit.events.CredentialUpdated": "9191c2148237ae43",
+        "clientaudit.events.CredentialUsed": "0799be1dc41fb408",
+    },
 }
-"""Fingerprints of every released event schema; a release folder is never edited."""
+"""Fingerprints of every released record schema (events, and from v2 the alert record); a
+release folder is never edited."""
 
 EVENT_NAMES = sorted(EVENT_CLASSES_BY_SCHEMA)
+CONTRACT_NAMES = sorted([*EVENT_NAMES, ALERT_SCHEMA_NAME])
+"""Every record of the contract: the lifecycle events and the alert record (from v2 on)."""
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -109,8 +124,9 @@ def versions() -> list[tuple[str, Path]]:
 
 
 def event_schemas(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every contract record (events and alert) a folder defines, named types expanded."""
     files = raw_files(folder)
-    return {name: expanded(files, name) for name in EVENT_NAMES if name in files}
+    return {name: expanded(files, name) for name in CONTRACT_NAMES if name in files}
 
 
 # --- the checker -----------------------------------------------------------------------------
@@ -180,15 +196,24 @@ def test_there_is_at_least_one_release_and_it_is_compared_with_current() -> None
     assert ("v1", "current") in VERSION_PAIRS
 
 
-@pytest.mark.parametrize(("old", "new"), VERSION_PAIRS, ids=[f"{o}->{n}" for o, n in VERSION_PAIRS])
-@pytest.mark.parametrize("name", EVENT_NAMES, ids=lambda name: name.rpartition(".")[2])
+COMPAT_CASES = [
+    (old, new, name)
+    for old, new in VERSION_PAIRS
+    for name in CONTRACT_NAMES
+    if name in event_schemas(dict(versions())[old])
+]
+"""Every record of every version against every later version (from its first release)."""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "name"), COMPAT_CASES,
+    ids=[f"{o}->{n}-{name.rpartition('.')[2]}" for o, n, name in COMPAT_CASES],
+)
 def test_data_written_with_an_earlier_version_is_readable_with_every_later_one(
     old: str, new: str, name: str
 ) -> None:
     folders = dict(versions())
     old_schemas, new_schemas = event_schemas(folders[old]), event_schemas(folders[new])
-    if name not in old_schemas:
-        pytest.skip(f"{name} did not exist in {old}")
     assert name in new_schemas, (
         f"{name} was removed after {old}: its old messages would be unreadable"
     )
@@ -355,7 +380,7 @@ def test_every_release_folder_is_pinned_and_unchanged() -> None:
             name: fingerprint(
                 to_parsing_canonical_form(parsed(expanded(files, name))), "CRC-64-AVRO"
             )
-            for name in EVENT_NAMES
+            for name in CONTRACT_NAMES
             if name in files
         }
         assert actual == RELEASED_FINGERPRINTS[folder.name], f"{folder} was edited after release"
@@ -400,7 +425,12 @@ def test_every_released_fingerprint_is_decodable_via_the_registry(
 
 def test_registry_knows_every_pinned_fingerprint_and_current() -> None:
     known = set(default_registry().known_fingerprints())
-    pinned = {value for release in RELEASED_FINGERPRINTS.values() for value in release.values()}
+    pinned = {
+        value
+        for release in RELEASED_FINGERPRINTS.values()
+        for name, value in release.items()
+        if name != ALERT_SCHEMA_NAME
+    }
     assert pinned <= known
     current = {default_registry().current(name).fingerprint_hex for name in EVENT_NAMES}
     assert current <= known
@@ -429,4 +459,19 @@ def test_current_fingerprints_match_the_newest_release_when_unchanged() -> None:
     if raw_files(newest) != raw_files(AVRO_DIR):
         pytest.skip("the contract has unreleased (compatible) changes")
     current = {name: default_registry().current(name).fingerprint_hex for name in EVENT_NAMES}
+    current[ALERT_SCHEMA_NAME] = alert_schema()[1].hex()
     assert current == RELEASED_FINGERPRINTS[newest.name]
+
+
+def test_the_current_alert_schema_is_the_latest_release_and_decodes_its_records() -> None:
+    """Alerts written with the current schema carry the fingerprint of the latest release
+    holding the alert record, and decode back to the record written."""
+    latest = next(f for f in reversed(releases()) if (f / f"{ALERT_SCHEMA_NAME}.avsc").exists())
+    _schema, digest = alert_schema()
+    assert digest.hex() == RELEASED_FINGERPRINTS[latest.name][ALERT_SCHEMA_NAME]
+    for record in generate(event_schemas(AVRO_DIR)[ALERT_SCHEMA_NAME], 50, _seed("alert")):
+        data = encode_alert(record)
+        assert data[:10] == b"\xc3\x01" + digest
+        as_written = fastavro.schemaless_reader(io.BytesIO(data[10:]), parsed(
+            event_schemas(AVRO_DIR)[ALERT_SCHEMA_NAME]), None)
+        assert decode_alert(data) == as_written

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from devservices.kafka_acls import (
+    ALERT_TOPIC,
     CHECKPOINT_TOPIC,
     DEAD_LETTER_TOPIC,
     LIFECYCLE_TOPIC,
@@ -24,6 +25,7 @@ from devservices.kafka_config import (
 from devservices.kafka_secure import SecureKafka
 from devservices.services import SERVICES, select
 from producer.topics import (
+    ALERT_TOPIC_DEFAULT,
     CHECKPOINT_TOPIC_DEFAULT,
     DEAD_LETTER_CONFIGS,
     DEAD_LETTER_TOPIC_DEFAULT,
@@ -34,11 +36,13 @@ from producer.topics import (
 
 
 def test_the_default_topics_are_the_contracts() -> None:
-    assert (LIFECYCLE_TOPIC, DEAD_LETTER_TOPIC, CHECKPOINT_TOPIC) == (
-        LIFECYCLE_TOPIC_DEFAULT, DEAD_LETTER_TOPIC_DEFAULT, CHECKPOINT_TOPIC_DEFAULT)
+    assert (LIFECYCLE_TOPIC, DEAD_LETTER_TOPIC, CHECKPOINT_TOPIC, ALERT_TOPIC) == (
+        LIFECYCLE_TOPIC_DEFAULT, DEAD_LETTER_TOPIC_DEFAULT, CHECKPOINT_TOPIC_DEFAULT,
+        ALERT_TOPIC_DEFAULT)
     assert TOPIC_CONFIGS == {LIFECYCLE_TOPIC: LIFECYCLE_CONFIGS,
                              DEAD_LETTER_TOPIC: DEAD_LETTER_CONFIGS,
-                             CHECKPOINT_TOPIC: RETENTION_CONFIGS}
+                             CHECKPOINT_TOPIC: RETENTION_CONFIGS,
+                             ALERT_TOPIC: RETENTION_CONFIGS}
 
 
 def test_the_client_listener_is_sasl_only_and_acls_deny_by_default(tmp_path: Path) -> None:
@@ -76,6 +80,7 @@ def test_only_the_producer_writes_and_only_the_projector_reads() -> None:
     assert ("projector", "READ", "GROUP", "group", True) in found
     assert ("projector", "WRITE", "TOPIC", "dead", False) in found
     assert ("projector", "WRITE", "TOPIC", CHECKPOINT_TOPIC, False) in found
+    assert ("projector", "WRITE", "TOPIC", ALERT_TOPIC, False) in found
     writers = {g.principal for g in grants("life", "dead", "group")
                if g.operation == "WRITE" and g.name == "life"}
     readers = {g.principal for g in grants("life", "dead", "group") if g.operation == "READ"}

@@ -1,0 +1,76 @@
+"""Builds the alert side from settings: the alerts file loaded, the relay and its thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from kafka.errors import KafkaError
+from sqlalchemy import Engine
+
+from client_audit.settings import Settings
+from relay.alert_topic import AlertPublisher
+from relay.config import AlertConfig, AlertConfigError, load_alert_config
+from relay.relay import Relay
+
+log = logging.getLogger(__name__)
+
+
+def alert_config_of(settings: Settings) -> AlertConfig:
+    """The alerts file of the settings (every kind alerts, no push targets, without one); a
+    usage error naming each line at fault otherwise."""
+    if settings.alerts_config is None:
+        return AlertConfig()
+    try:
+        return load_alert_config(settings.alerts_config)
+    except AlertConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--alerts") from None
+
+
+def open_relay(
+    settings: Settings, engine: Engine, config: AlertConfig, batch_size: int = 500
+) -> Relay:
+    """A relay publishing to the settings' alert topic; a CLI error when Kafka is away."""
+    try:
+        publisher = AlertPublisher(
+            settings.kafka_bootstrap_servers, settings.alert_topic,
+            source=settings.alert_source, timeout_s=settings.delivery_timeout_s,
+            client_options=settings.kafka_client_options(),
+        )
+    except KafkaError as exc:
+        raise click.ClickException(
+            f"the alert producer could not reach Kafka at {settings.kafka_bootstrap_servers}: "
+            f"{exc}"
+        ) from None
+    return Relay(engine, publisher, config, batch_size=batch_size)
+
+
+@contextmanager
+def relay_running(relay: Relay, wake: threading.Event | None = None) -> Iterator[threading.Event]:
+    """Run ``relay`` in a thread for the block; yield the event that wakes it (set it when
+    new alerts may be in the outbox). Leaving the block stops the thread, then publishes
+    what is left and tries the deliveries then due once."""
+    stop, wake = threading.Event(), wake or threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop, wake), name="relay", daemon=True)
+    thread.start()
+    try:
+        yield wake
+    finally:
+        stop.set()
+        wake.set()
+        thread.join()
+        try:
+            relay.publish_all()
+            relay.deliver_once()
+        except Exception:
+            log.exception("the relay could not finish publishing; the outbox keeps the rest")
+        report = relay.report
+        log.info(
+            "relay: %d alerts published, %d delivered, %d to retry, %d failed",
+            report.published, report.delivered, report.retried, report.failed,
+        )
+        relay.close()
+        relay.publisher.close()
