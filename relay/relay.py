@@ -31,6 +31,7 @@ from projections.db.engine import write_transaction
 from relay.alert_topic import AlertPublisher, AlertTopicError
 from relay.backoff import gives_up, retry_delay
 from relay.config import AlertConfig, SiemOutput, WebhookEndpoint
+from relay.metrics import RelayMetrics
 from relay.siem import SiemError, SiemSender, cef_line, octet_counted, syslog_message
 from relay.webhook import post_alert
 
@@ -74,6 +75,7 @@ class Relay:
         clock: Clock = utc_now,
         rng: random.Random | None = None,
         workers: int = 8,
+        metrics: RelayMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.publisher = publisher
@@ -83,6 +85,7 @@ class Relay:
         self.rng = rng or random.Random()
         self.targets = targets_of(config)
         self.report = RelayReport()
+        self.metrics = metrics or RelayMetrics()
         self._webhooks = {hook.name: hook for hook in config.webhooks}
         self._siem = {out.name: out for out in config.siem}
         self._senders: dict[str, SiemSender] = {}
@@ -109,11 +112,13 @@ class Relay:
                 made = relaying.mark_published(connection, batch, self.targets, self.clock())
         except AlertTopicError as exc:
             self.report.publish_failures += 1
+            self.metrics.publish_failures.inc()
             log.warning("alerts not confirmed by Kafka, will retry: %s", exc)
             return 0
         with self._counting:
             self.report.published += len(batch)
             self.report.deliveries_made += made
+        self.metrics.published.inc(len(batch))
         log.debug("published %d alerts, %d deliveries made", len(batch), made)
         return len(batch)
 
@@ -199,6 +204,8 @@ class Relay:
     def _count(self, delivery: Delivery, attempt: Attempt, status: str) -> None:
         with self._counting:
             self._tally(status)
+        outcome = {relaying.DELIVERED: "delivered", relaying.FAILED: "failed"}.get(status, "retry")
+        self.metrics.attempts.labels(delivery.target, outcome).inc()
         if status == relaying.FAILED:
             log.error(
                 "delivery %d of alert %s to %s failed after %d attempts: %s",

@@ -9,11 +9,13 @@ from contextlib import contextmanager
 
 import click
 from kafka.errors import KafkaError
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from client_audit.settings import Settings
 from relay.alert_topic import AlertPublisher
 from relay.config import AlertConfig, AlertConfigError, load_alert_config
+from relay.metrics import RelayMetrics
 from relay.relay import Relay
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,11 @@ def alert_config_of(settings: Settings) -> AlertConfig:
 
 
 def open_relay(
-    settings: Settings, engine: Engine, config: AlertConfig, batch_size: int = 500
+    settings: Settings,
+    engine: Engine,
+    config: AlertConfig,
+    batch_size: int = 500,
+    registry: CollectorRegistry | None = None,
 ) -> Relay:
     """A relay publishing to the settings' alert topic; a CLI error when Kafka is away."""
     try:
@@ -45,7 +51,8 @@ def open_relay(
             f"the alert producer could not reach Kafka at {settings.kafka_bootstrap_servers}: "
             f"{exc}"
         ) from None
-    return Relay(engine, publisher, config, batch_size=batch_size)
+    metrics = RelayMetrics() if registry is None else RelayMetrics(registry)
+    return Relay(engine, publisher, config, batch_size=batch_size, metrics=metrics)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine, func, select
 
 from client_audit.cli.context import settings_of
 from client_audit.cli.project_wiring import run_projector
@@ -24,6 +25,7 @@ from client_audit.report import AuditReport, build_report
 from client_audit.settings import Settings
 from projections.chain.signing import SigningKey
 from projections.db.engine import create_engine_for
+from projections.db.tables import alert_outbox
 from projections.evidence import bundle
 from projections.evidence.verification import verify_bundle
 
@@ -70,6 +72,7 @@ def demo(ctx: click.Context, /, credentials: int, seed: int, database_path: Path
             "lifecycle_topic": f"client-audit.demo-{run}.credential-lifecycle.v1",
             "dead_letter_topic": f"client-audit.demo-{run}.credential-lifecycle.v1.dlq",
             "checkpoint_topic": f"client-audit.demo-{run}.checkpoints.v1",
+            "alert_topic": f"client-audit.demo-{run}.anomalies.v1",
         }
     )
     folder = database_path.parent
@@ -114,8 +117,13 @@ def demo(ctx: click.Context, /, credentials: int, seed: int, database_path: Path
         f"applied {report.applied} events in {report.elapsed_s:.1f} s "
         f"({report.rate:.0f}/s); {report.dead_lettered} dead-lettered"
     )
-    console.rule("3. audit report")
     engine = create_engine_for(database_url)
+    published = _published_alerts(engine)
+    console.print(
+        f"{published} alerts (one per flagged entry) published to {settings.alert_topic} as "
+        "CloudEvents (binary mode, Avro); webhooks and SIEMs get them with --alerts FILE"
+    )
+    console.rule("3. audit report")
     try:
         audit = build_report(engine)
         print_report(console, audit)
@@ -142,6 +150,13 @@ def demo(ctx: click.Context, /, credentials: int, seed: int, database_path: Path
     console.print("Open the console on this data (then http://127.0.0.1:8080/console, and sign in "
                   "with the token in the command):")
     click.echo(console_command(database_url, token))
+
+
+def _published_alerts(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(
+            select(func.count()).where(alert_outbox.c.published_at.is_not(None))
+        ) or 0
 
 
 def console_command(database_url: str, token: str, port: int = 8080) -> str:

@@ -119,7 +119,9 @@ def run_projector(
         ))
         if checkpointer is not None and checkpointer.publisher is not None:
             resources.callback(checkpointer.publisher.close)
-        relaying = open_relay(settings, engine, alerts) if relay else None
+        relaying = (
+            open_relay(settings, engine, alerts, registry=metrics.registry) if relay else None
+        )
         wake = threading.Event()
 
         def after_batch(intake: Intake, result: ApplyResult) -> None:

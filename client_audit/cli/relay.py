@@ -17,6 +17,7 @@ from client_audit.cli.alert_wiring import alert_config_of, open_relay
 from client_audit.cli.context import settings_of
 from client_audit.cli.query import query_connection
 from client_audit.output import Format, default_format, write_rows
+from projections.alerts.outbox import backfill_outbox
 from projections.alerts.relaying import redeliver as make_pending
 from projections.db.engine import create_engine_for, write_transaction
 from projections.db.migrate import upgrade
@@ -37,9 +38,13 @@ DELIVERY_COLUMNS = (
               help="Stop once the outbox is published and no delivery is due (scripts, tests).")
 @click.option("--batch-size", type=click.IntRange(min=1, max=10_000), default=500,
               show_default=True, help="Most alerts published (or deliveries tried) at once.")
+@click.option("--backfill", is_flag=True,
+              help="First give every flagged entry without an alert its alert (a store "
+                   "built by `replay`, which sends none), then relay them.")
 @click.pass_context
 def relay(
-    ctx: click.Context, /, alerts_file: Path | None, until_idle: bool, batch_size: int
+    ctx: click.Context, /, alerts_file: Path | None, until_idle: bool, batch_size: int,
+    backfill: bool,
 ) -> None:
     """Publish the alert outbox to the alert topic and deliver alerts to webhooks and SIEMs.
 
@@ -55,6 +60,10 @@ def relay(
     config = alert_config_of(settings)
     upgrade(settings.database_url)
     engine = create_engine_for(settings.database_url)
+    if backfill:
+        with write_transaction(engine) as connection:
+            made = backfill_outbox(connection, config.rules, datetime.now(UTC))
+        click.echo(f"{made} alerts made for flagged entries that had none", err=True)
     relaying = open_relay(settings, engine, config, batch_size)
     stop = threading.Event()
 

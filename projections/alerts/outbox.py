@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, exists, select
 
 from projections.alerts.model import alert_id_of
 from projections.alerts.rules import AlertRules
 from projections.db.backends import backend_of
-from projections.db.tables import alert_outbox
+from projections.db.tables import alert_outbox, audit_log
 from projections.model.anomalies import Anomaly
 
 
@@ -61,3 +61,30 @@ def write_outbox(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> N
     with backend_of(connection).appender(connection, alert_outbox, OUTBOX_COLUMNS) as append:
         for row in rows:
             append(row)
+
+
+def backfill_outbox(
+    connection: Connection, rules: AlertRules, flagged_at: datetime, chunk: int = 5000
+) -> int:
+    """Give every flagged audit entry that has no alert its outbox row (a store built by
+    ``replay``, which writes none), in position order; return how many were made. The
+    alert ids are the ones the live projection made, so alerts sent again say so."""
+    made = 0
+    after = 0
+    while True:
+        entries = connection.execute(
+            select(audit_log)
+            .where(
+                audit_log.c.is_anomaly,
+                audit_log.c.position > after,
+                ~exists().where(alert_outbox.c.event_id == audit_log.c.event_id),
+            )
+            .order_by(audit_log.c.position)
+            .limit(chunk)
+        ).mappings().all()
+        if not entries:
+            return made
+        rows = outbox_rows([dict(entry) for entry in entries], rules, flagged_at)
+        write_outbox(connection, rows)
+        made += len(rows)
+        after = entries[-1]["position"]

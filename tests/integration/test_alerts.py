@@ -88,7 +88,7 @@ def test_each_flagged_entry_is_one_alert_traced_to_its_evidence(
     assert all(row["published_at"] is not None for row in outbox(database_url))
 
 
-def test_restarts_rewinds_and_replays_make_no_second_alert(
+def test_restarts_rewinds_and_replays_make_no_second_alert_unless_asked(
     kafka_bootstrap_servers: str, database_url: str, unique_name: str, tmp_path: object
 ) -> None:
     events, _expected = _histories()
@@ -119,6 +119,17 @@ def test_restarts_rewinds_and_replays_make_no_second_alert(
     assert len(flagged_entries(replayed_url)) == len(first)
     assert len(outbox(database_url)) == len(first)
     assert len(read_alerts(kafka_bootstrap_servers, alert_topic)) == len(first)
+
+    asked = alert_cli(topics, replayed_url, alert_topic, "relay", "--backfill", "--until-idle")
+    assert asked.exit_code == 0, asked.output
+    assert f"{len(first)} alerts made for flagged entries that had none" in asked.output
+    sent_again = read_alerts(kafka_bootstrap_servers, alert_topic)
+    assert len(sent_again) == 2 * len(first)
+    copies = _by_ce_id(sent_again)
+    assert set(copies) == {alert.ce_id for alert in first}
+    assert all(len(same) == 2 for same in copies.values())
+    again = alert_cli(topics, replayed_url, alert_topic, "relay", "--backfill", "--until-idle")
+    assert "0 alerts made for flagged entries that had none" in again.output
 
 
 def _published(database_url: str) -> int:

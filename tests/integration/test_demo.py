@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from client_audit.cli.main import cli
+from projections.db.engine import create_engine_for
+from projections.db.tables import audit_log
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +33,15 @@ def test_the_demo_projects_reports_and_hands_over_checkable_evidence(
     for step in ("1. publishing to", "2. projecting into", "3. audit report", "4. evidence of"):
         assert step in result.output
     assert "Audit trail of" in result.output
+    engine = create_engine_for(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            flagged = connection.scalar(
+                sa.select(sa.func.count()).where(audit_log.c.is_anomaly)) or 0
+    finally:
+        engine.dispose()
+    assert flagged > 0
+    assert f"{flagged} alerts (one per flagged entry) published to " in result.output
     evidence = tmp_path / "demo" / "evidence"
     manifest = json.loads((evidence / "manifest.json").read_text())
     assert manifest["entries"] > 0
