@@ -170,14 +170,26 @@ class Relay:
         ]
 
     def _post(self, endpoint: WebhookEndpoint, alert: Alert) -> Attempt:
-        return post_alert(
-            endpoint, alert, allowed=self.config.allowed_networks, now=self.clock,
-            client=self._http,
-        )
+        at = self.clock()
+        try:
+            return post_alert(
+                endpoint, alert, allowed=self.config.allowed_networks, now=self.clock,
+                client=self._http,
+            )
+        except Exception as exc:  # an attempt that broke is a failed attempt, not a lost round
+            log.exception("delivery to %s broke", endpoint.name)
+            return Attempt(at, False, f"{type(exc).__name__}: {exc}", 0)
 
     def _to_siem(self, delivery: Delivery) -> Attempt:
-        output = self._siem[delivery.target]
         at = self.clock()
+        try:
+            return self._send_to_siem(delivery, at)
+        except Exception as exc:  # an attempt that broke is a failed attempt, not a lost round
+            log.exception("delivery to %s broke", delivery.target)
+            return Attempt(at, False, f"{type(exc).__name__}: {exc}", 0)
+
+    def _send_to_siem(self, delivery: Delivery, at: datetime) -> Attempt:
+        output = self._siem[delivery.target]
         if output.format == "syslog":
             frame = octet_counted(syslog_message(delivery.alert, hostname=self._hostname))
         else:
@@ -196,7 +208,7 @@ class Relay:
         return SiemSender(output.host, output.port, timeout_s=output.timeout_s)
 
     def _next_attempt(self, delivery: Delivery, attempt: Attempt) -> datetime | None:
-        if attempt.succeeded or gives_up(delivery.created_at, attempt.at, self.config.retry):
+        if attempt.succeeded or gives_up(delivery.retrying_since, attempt.at, self.config.retry):
             return None
         delay = retry_delay(delivery.attempts + 1, self.config.retry, self.rng)
         return attempt.at + timedelta(seconds=delay)

@@ -18,7 +18,10 @@ from relay.messages import webhook_body
 from relay.signing import webhook_headers
 
 ANSWER_PREVIEW = 200
-"""Characters of an endpoint's answer kept with a failed attempt."""
+"""Characters of an endpoint's answer kept with an attempt."""
+
+ANSWER_BYTES = 4096
+"""Bytes of an endpoint's answer read at most (the rest is never read)."""
 
 
 def _printable(text: str) -> str:
@@ -66,14 +69,26 @@ def post_alert(
     pinned, host = pinned_url(endpoint.url, checked[0])
     headers["host"] = host
     try:
-        response = client.post(
-            pinned, content=body, headers=headers, timeout=endpoint.timeout_s,
+        with client.stream(
+            "POST", pinned, content=body, headers=headers, timeout=endpoint.timeout_s,
             extensions={"sni_hostname": url.hostname or ""},
-        )
+        ) as response:
+            answer = _answer(response, started + endpoint.timeout_s)
     except httpx.TimeoutException:
         return outcome(False, f"no answer within {endpoint.timeout_s:g} s")
     except httpx.HTTPError as exc:
         return outcome(False, f"{type(exc).__name__}: {exc}")
-    answer = response.text[:ANSWER_PREVIEW].strip()
     result = f"HTTP {response.status_code}" + (f": {answer}" if answer else "")
     return outcome(response.is_success, result, response.status_code)
+
+
+def _answer(response: httpx.Response, deadline: float) -> str:
+    """The start of an endpoint's answer: at most ANSWER_BYTES read, and no reading past
+    ``deadline`` (an endpoint that trickles its answer cannot hold the relay)."""
+    kept = bytearray()
+    for chunk in response.iter_raw():
+        kept.extend(chunk)
+        if len(kept) >= ANSWER_BYTES or time.monotonic() > deadline:
+            break
+    text = bytes(kept[:ANSWER_BYTES]).decode("utf-8", errors="replace")
+    return text[:ANSWER_PREVIEW].strip()

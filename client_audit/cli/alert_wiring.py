@@ -56,10 +56,14 @@ def open_relay(
 
 
 @contextmanager
-def relay_running(relay: Relay, wake: threading.Event | None = None) -> Iterator[threading.Event]:
+def relay_running(
+    relay: Relay, wake: threading.Event | None = None, *, drain: bool = False
+) -> Iterator[threading.Event]:
     """Run ``relay`` in a thread for the block; yield the event that wakes it (set it when
     new alerts may be in the outbox). Leaving the block stops the thread, then publishes
-    what is left and tries the deliveries then due once."""
+    what is left and tries the deliveries then due: every one with ``drain`` (a projector
+    run until caught up), else one round (a projector asked to stop; the rest wait in the
+    database for the next relay)."""
     stop, wake = threading.Event(), wake or threading.Event()
     thread = threading.Thread(target=relay.run, args=(stop, wake), name="relay", daemon=True)
     thread.start()
@@ -71,7 +75,8 @@ def relay_running(relay: Relay, wake: threading.Event | None = None) -> Iterator
         thread.join()
         try:
             relay.publish_all()
-            relay.deliver_once()
+            while relay.deliver_once() and drain:
+                pass
         except Exception:
             log.exception("the relay could not finish publishing; the outbox keeps the rest")
         report = relay.report

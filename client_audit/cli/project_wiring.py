@@ -135,7 +135,7 @@ def run_projector(
             on_batch=after_batch,
         )
         try:
-            with stop_on_signals(projector), _relay(relaying, wake):
+            with stop_on_signals(projector), _relay(relaying, wake, until_caught_up):
                 report = projector.run()
             if checkpointer is not None:
                 checkpointer.finish()
@@ -162,12 +162,12 @@ def _opened(what: str, settings: Settings, opening: Callable[[], _Opened]) -> _O
 
 
 @contextmanager
-def _relay(relaying: Relay | None, wake: threading.Event) -> Iterator[None]:
+def _relay(relaying: Relay | None, wake: threading.Event, drain: bool) -> Iterator[None]:
     """Run the relay beside the projector, woken by ``wake``, when there is one."""
     if relaying is None:
         yield
         return
-    with relay_running(relaying, wake):
+    with relay_running(relaying, wake, drain=drain):
         yield
 
 

@@ -51,7 +51,8 @@ class Delivery:
     delivery_id: int
     target: str
     attempts: int
-    created_at: datetime
+    retrying_since: datetime
+    """When the retry window began: the delivery made, or last made pending again."""
     alert: Alert
 
 
@@ -134,7 +135,8 @@ def mark_published(
     rows = [
         {
             "alert_id": alert.alert_id, "target": target.name, "target_kind": target.kind,
-            "status": PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now,
+            "status": PENDING, "attempts": 0, "created_at": now, "retrying_since": now,
+            "next_attempt_at": now,
             "last_attempt_at": None, "delivered_at": None, "last_result": None,
         }
         for _seq, alert in published
@@ -169,7 +171,7 @@ def take_due(
     query = (
         select(
             alert_deliveries.c.delivery_id, alert_deliveries.c.target,
-            alert_deliveries.c.attempts, alert_deliveries.c.created_at, *_alert_columns(),
+            alert_deliveries.c.attempts, alert_deliveries.c.retrying_since, *_alert_columns(),
         )
         .select_from(joined)
         .where(
@@ -182,7 +184,7 @@ def take_due(
         .with_for_update(skip_locked=True, of=alert_deliveries)
     )
     taken = [
-        Delivery(row.delivery_id, row.target, row.attempts, row.created_at, _alert_of(row))
+        Delivery(row.delivery_id, row.target, row.attempts, row.retrying_since, _alert_of(row))
         for row in connection.execute(query)
     ]
     if taken:
@@ -227,12 +229,15 @@ def record_attempt(
 def redeliver(
     connection: Connection, now: datetime, delivery_ids: Collection[int] | None = None
 ) -> int:
-    """Make failed deliveries pending again, due now (those of ``delivery_ids``, or every
-    failed one); return how many. Their attempts so far stay recorded."""
+    """Make failed deliveries pending again, due now, with a fresh retry window (those of
+    ``delivery_ids``, or every failed one); return how many. Their attempts so far stay
+    recorded."""
     condition = alert_deliveries.c.status == FAILED
     if delivery_ids is not None:
         condition = and_(condition, alert_deliveries.c.delivery_id.in_(sorted(delivery_ids)))
     result = connection.execute(
-        update(alert_deliveries).where(condition).values(status=PENDING, next_attempt_at=now)
+        update(alert_deliveries).where(condition).values(
+            status=PENDING, next_attempt_at=now, retrying_since=now
+        )
     )
     return int(result.rowcount or 0)

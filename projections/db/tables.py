@@ -338,6 +338,7 @@ alert_deliveries = Table(
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("retrying_since", UtcDateTime, nullable=False),
     Column("next_attempt_at", UtcDateTime, nullable=True),
     Column("last_attempt_at", UtcDateTime, nullable=True),
     Column("delivered_at", UtcDateTime, nullable=True),
@@ -348,7 +349,8 @@ alert_deliveries = Table(
 )
 """One row per alert and push target (a webhook endpoint or a SIEM output), made when the
 alert is published: ``pending`` until an attempt succeeds (``delivered``) or the retry
-policy gives up (``failed``; ``client-audit redeliver`` makes it pending again)."""
+policy gives up (``failed``), which it does ``give_up_after_s`` after ``retrying_since`` (when
+the delivery was made, or when ``client-audit redeliver`` last made it pending again)."""
 
 alert_delivery_attempts = Table(
     "alert_delivery_attempts",

@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("created_at", _instant(), nullable=False),
+        sa.Column("retrying_since", _instant(), nullable=False),
         sa.Column("next_attempt_at", _instant(), nullable=True),
         sa.Column("last_attempt_at", _instant(), nullable=True),
         sa.Column("delivered_at", _instant(), nullable=True),
