@@ -305,6 +305,7 @@ def main() -> None:
     parser.add_argument("--pace-ms", type=float, default=250.0, help="pause between batches")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     console = Console()
     bootstrap = bootstrap_servers()
     topic = prepare_topic(bootstrap, arguments.events)

@@ -517,3 +517,27 @@ retry:
         assert text not in result.output, "no secret in an error"
     assert not (tmp_path / "audit.db").exists()
 
+
+
+def test_a_projector_stopping_caught_up_delivers_every_due_alert(
+    setup: Setup, receiver: WebhookReceiver
+) -> None:
+    """More deliveries than one relay round takes: all of them go out before `project
+    --until-caught-up` exits (a signal-stopped projector leaves the rest in the database)."""
+    endpoints = []
+    for index in range(6):
+        text, key = _secret()
+        receiver.endpoint(f"/all-{index}", key)
+        endpoints.append(f"""\
+  - name: all-{index}
+    url: {receiver.url(f"/all-{index}")}
+    secret: {text}
+""")
+    alerts = setup.alerts_file("many.yaml", "webhooks:\n" + "".join(endpoints)
+                               + "allowed_networks: [127.0.0.1/32]\n")
+    setup.project(alerts)
+    rows = setup.deliveries()
+    flagged = len(flagged_entries(setup.database_url))
+    assert len(rows) == 6 * flagged > 32
+    assert {row["status"] for row in rows} == {"delivered"}
+    assert len(receiver.received()) == 6 * flagged
