@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -63,6 +62,14 @@ from relay.backoff import (
     MAX_INTERVAL_S_RANGE,
     RetryPolicy,
 )
+from relay.config_lines import (
+    MAX_FILE_BYTES,
+    AlertConfigError,
+    DocPath,
+    Located,
+    document_of,
+    path_text,
+)
 from relay.signing import parse_secret
 from schemas.fields import Identifier, Text, UtcDatetime
 
@@ -76,10 +83,7 @@ __all__ = [
     "parse_alert_config",
 ]
 
-MAX_FILE_BYTES = 1024 * 1024
 URL_MAX = 2048
-MAX_PROBLEMS_SHOWN = 50
-MAX_DEPTH = 16
 TIMEOUT_S_RANGE = (0.1, 60.0)
 
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -87,14 +91,6 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
 _NOT_URL_TEXT = re.compile(r"[^\x21-\x7e]")
-
-DocPath = tuple[str | int, ...]
-"""Where a value is in the document: keys and list indexes from the top."""
-
-
-class AlertConfigError(ValueError):
-    """A configuration file that cannot be used; one line per problem."""
-
 
 # --- the public configuration --------------------------------------------------------------
 
@@ -300,149 +296,6 @@ class _AlertFile(_Entry):
     retry: _RetryEntry = _RetryEntry()
 
 
-# --- YAML with lines -------------------------------------------------------------------------
-
-
-@dataclass
-class _Located:
-    """A document as plain values, with the line (1-based) of each key and list item."""
-
-    source: str
-    lines: dict[DocPath, int] = field(default_factory=dict)
-    problems: list[tuple[int, str]] = field(default_factory=list)
-
-    def line_of(self, path: DocPath) -> int:
-        for length in range(len(path), 0, -1):
-            line = self.lines.get(path[:length])
-            if line is not None:
-                return line
-        return 1
-
-    def problem(self, path: DocPath, message: str) -> None:
-        where = _path_text(path)
-        prefix = f"{where}: " if where else ""
-        self.problems.append((self.line_of(path), f"{prefix}{message}"))
-
-    def error(self) -> AlertConfigError:
-        ordered = sorted(self.problems, key=lambda problem: problem[0])
-        shown = [f"{self.source}:{line}: {text}" for line, text in ordered[:MAX_PROBLEMS_SHOWN]]
-        if len(ordered) > MAX_PROBLEMS_SHOWN:
-            shown.append(f"{self.source}: ... and {len(ordered) - MAX_PROBLEMS_SHOWN} more")
-        return AlertConfigError("\n".join(shown))
-
-
-def _path_text(path: DocPath) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-
-
-class _Walker:
-    """Turns composed YAML nodes into plain values, recording lines, refusing duplicate keys,
-    non-text keys, aliases and tags other than the standard ones."""
-
-    def __init__(self, loader: _Loader, located: _Located) -> None:
-        self.loader = loader
-        self.located = located
-        self.seen: set[int] = set()
-
-    def value(self, node: yaml.Node, path: DocPath) -> object:
-        if id(node) in self.seen:
-            line = self.located.line_of(path)
-            where = _path_text(path)
-            raise AlertConfigError(
-                f"{self.located.source}:{line}: {where}: anchors and aliases are not supported"
-            )
-        self.seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ_TAG:
-                raise self._fail(node, path, f"unsupported tag {node.tag}")
-            items = []
-            for index, item in enumerate(node.value):
-                self.located.lines[(*path, index)] = item.start_mark.line + 1
-                items.append(self.value(item, (*path, index)))
-            return items
-        return self._scalar(node, path)
-
-    def _mapping(self, node: yaml.MappingNode, path: DocPath) -> dict[str, object]:
-        if node.tag != _MAP_TAG:
-            raise self._fail(node, path, f"unsupported tag {node.tag}")
-        mapping: dict[str, object] = {}
-        for key_node, value_node in node.value:
-            key = self._scalar(key_node, path)
-            if not isinstance(key, str):
-                raise self._fail(key_node, path, f"keys must be text (got {key!r:.40})")
-            if key in mapping:
-                first = self.located.lines[(*path, key)]
-                raise self._fail(key_node, (*path, key), f"duplicate key (first on line {first})")
-            self.located.lines[(*path, key)] = key_node.start_mark.line + 1
-            mapping[key] = self.value(value_node, (*path, key))
-        return mapping
-
-    def _scalar(self, node: yaml.Node, path: DocPath) -> object:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self._fail(node, path, "keys must be text")
-        try:
-            return self.loader.construct_object(node)
-        except (yaml.YAMLError, ValueError) as exc:
-            raise self._fail(node, path, f"not a valid value: {exc}") from None
-
-    def _fail(self, node: yaml.Node, path: DocPath, message: str) -> AlertConfigError:
-        where = _path_text(path)
-        prefix = f"{where}: " if where else ""
-        line = node.start_mark.line + 1
-        return AlertConfigError(f"{self.located.source}:{line}: {prefix}{message}")
-
-
-class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing nesting deeper than any setting needs (PyYAML composes
-    recursively, and slowly when nesting is deep)."""
-
-    def __init__(self, text: str, source: str) -> None:
-        super().__init__(text)
-        self.source = source
-        self.depth = 0
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        self.depth += 1
-        try:
-            if self.depth > MAX_DEPTH:
-                line = 1 if parent is None else parent.start_mark.line + 1
-                raise AlertConfigError(
-                    f"{self.source}:{line}: nested deeper than {MAX_DEPTH} levels"
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-def _document(text: str, source: str) -> tuple[object, _Located]:
-    located = _Located(source)
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise AlertConfigError(f"{source}: larger than {MAX_FILE_BYTES} bytes")
-    loader = _Loader(text, source)
-    try:
-        root = loader.get_single_node()
-        value = None if root is None else _Walker(loader, located).value(root, ())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise AlertConfigError(f"{source}:{line}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise AlertConfigError(f"{source}: invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    return value, located
-
-
 # --- validation --------------------------------------------------------------------------------
 
 
@@ -453,19 +306,19 @@ def _message(error: Mapping[str, Any]) -> str:
 
 
 def _unique_names(
-    located: _Located, named: Iterable[tuple[DocPath, str]], what: str
+    located: Located, named: Iterable[tuple[DocPath, str]], what: str
 ) -> None:
     first: dict[str, DocPath] = {}
     for path, name in named:
         if name in first:
-            earlier = _path_text(first[name])
+            earlier = path_text(first[name])
             located.problem((*path, "name"), f"{what} name {name!r} is already used by {earlier}")
         else:
             first[name] = path
 
 
 def _from_environ(
-    located: _Located, path: DocPath, name: str | None, environ: Mapping[str, str]
+    located: Located, path: DocPath, name: str | None, environ: Mapping[str, str]
 ) -> bytes | None:
     """The secret in environment variable ``name``, or None after recording why not."""
     text = None if name is None else environ.get(name)
@@ -480,7 +333,7 @@ def _from_environ(
 
 
 def _endpoints(
-    document: _AlertFile, located: _Located, environ: Mapping[str, str]
+    document: _AlertFile, located: Located, environ: Mapping[str, str]
 ) -> list[WebhookEndpoint]:
     endpoints = []
     for index, entry in enumerate(document.webhooks):
@@ -501,7 +354,7 @@ def _endpoints(
     return endpoints
 
 
-def _config(document: _AlertFile, located: _Located, environ: Mapping[str, str]) -> AlertConfig:
+def _config(document: _AlertFile, located: Located, environ: Mapping[str, str]) -> AlertConfig:
     silences = document.rules.silences
     _unique_names(
         located,
@@ -543,7 +396,7 @@ def parse_alert_config(
 ) -> AlertConfig:
     """The configuration written in ``text`` (``source`` names it in errors); secrets named
     by ``secret_env`` are read from ``environ`` (default: the process environment)."""
-    value, located = _document(text, source)
+    value, located = document_of(text, source)
     if value is None:
         value = {}
     if not isinstance(value, dict):
