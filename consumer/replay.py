@@ -8,6 +8,12 @@ and :meth:`~projections.write.store.ProjectionStore.apply` as live, so the same 
 the same rows. The projector is given a sink that keeps refused messages (counted and
 logged, not dead-lettered again: the live projector already did that) and an observer that
 reports progress. The target must already be migrated (``projections.db.migrate.upgrade``).
+
+A replay into an empty database is normally a **bulk** one: the same projector loop drives a
+:class:`~projections.bulk.store.BulkStore` instead, which folds in memory, loads the audit
+rows without the secondary indexes and writes states, chain heads and positions once at the
+end (:mod:`projections.bulk`). Interrupted, it leaves its marker row: such a store is
+refused by ``--resume`` (:func:`unfinished_bulk_load`).
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from consumer.intake import Intake, RefusedMessage
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from consumer.reading import ReaderSettings, open_consumer, topic_partitions
+from projections.bulk.store import BulkStore
 from projections.db.engine import create_engine_for
-from projections.db.tables import audit_log, consumer_positions, credentials
+from projections.db.tables import audit_log, bulk_loads, consumer_positions, credentials
 from projections.write.store import ApplyResult, ProjectionStore
 
 log = logging.getLogger(__name__)
@@ -65,10 +72,11 @@ class ReplayOutcome:
     @property
     def complete(self) -> bool:
         """Whether every partition reached the end offsets of the plan."""
-        return all(
-            self.positions.get(partition, 0) >= end
-            for partition, end in self.plan.end_offsets.items()
-        )
+        return _reached(self.plan, self.positions)
+
+
+def _reached(plan: ReplayPlan, positions: Mapping[int, int]) -> bool:
+    return all(positions.get(partition, 0) >= end for partition, end in plan.end_offsets.items())
 
 
 def plan_replay(
@@ -121,12 +129,25 @@ def target_is_empty(database_url: str) -> bool:
     try:
         with engine.connect() as connection:
             inspector = sa.inspect(connection)
-            for table in (credentials, audit_log, consumer_positions):
+            for table in (credentials, audit_log, consumer_positions, bulk_loads):
                 if not inspector.has_table(table.name):
                     continue
                 if connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
                     return False
         return True
+    finally:
+        engine.dispose()
+
+
+def unfinished_bulk_load(database_url: str) -> str | None:
+    """The topic of a bulk replay into the database that began and did not finish (None:
+    there is none, or the database predates bulk replays)."""
+    engine = create_engine_for(database_url)
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table(bulk_loads.name):
+                return None
+            return connection.scalar(sa.select(bulk_loads.c.topic).limit(1))
     finally:
         engine.dispose()
 
@@ -192,10 +213,12 @@ class Replay:
         timeout_s: float = 30.0,
         progress: Progress | None = None,
         client_options: Mapping[str, Any] | None = None,
+        bulk: bool = False,
     ) -> None:
         self.plan = plan
         self._engine = create_engine_for(database_url)
-        self._store = ProjectionStore(self._engine)
+        self._bulk = BulkStore(self._engine, plan.topic) if bulk else None
+        self._store: ProjectionStore | BulkStore = self._bulk or ProjectionStore(self._engine)
         self._refusals = KeptRefusals()
         self._progress = ProgressReport(plan, progress)
         config = ProjectorConfig(
@@ -221,9 +244,12 @@ class Replay:
 
         The start offsets are stored as positions first (positions never move backwards),
         so an interrupted replay resumes where it stopped, and a partition with nothing to
-        replay counts as caught up.
+        replay counts as caught up. A bulk replay is finished (states, heads, positions and
+        indexes written, marker deleted) only when it reached every end offset.
         """
         try:
+            if self._bulk is not None:
+                self._bulk.begin()
             self._store.apply(
                 [], {(self.plan.topic, p): start for p, start in self.plan.start_offsets.items()}
             )
@@ -231,6 +257,10 @@ class Replay:
             self._progress.reached({(self.plan.topic, p): at for p, at in stored.items()})
             report = self.projector.run()
             positions = self._store.positions(self.plan.topic)
+            if self._bulk is not None and _reached(self.plan, positions):
+                self._bulk.finish()
         finally:
+            if self._bulk is not None:
+                self._bulk.close()
             self._engine.dispose()
         return ReplayOutcome(self.plan, report, self._refusals.refused, positions)

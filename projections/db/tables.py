@@ -303,3 +303,13 @@ access_chain_head = Table(
 )
 """The end of the access log's chain (one row, chain ``access``), created by the migration
 and moved, under a row lock, by every append."""
+
+bulk_loads = Table(
+    "bulk_loads",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("started_at", UtcDateTime, nullable=False),
+)
+"""A bulk replay of ``topic`` into this database that began and has not finished: its
+states, chain heads and positions are not written yet and its secondary indexes may be
+missing, so nothing may resume or project into it (:mod:`projections.bulk`)."""

@@ -29,6 +29,7 @@ TABLES = {
     "credentials", "audit_log", "consumer_positions", "audit_chain_heads", "merkle_logs",
     "merkle_nodes", "signing_keys", "checkpoints", "checkpoint_logs", "audit_chain_v1_heads",
     "api_tokens", "access_log", "access_chain_head", "saved_searches", "log_verifications",
+    "bulk_loads",
 }
 
 INDEXES = {
@@ -69,7 +70,7 @@ def test_upgrade_an_empty_database_to_head(
     monkeypatch.chdir(tmp_path)
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0007"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0009"
     assert inspect_tables(database_url) == TABLES | {"alembic_version"}
 
 
