@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from projections.bulk.ledger import EventLedger, payload_digest
 from projections.chain.heads import EMPTY_CHAIN, ChainHead
-from projections.chain.nodes import node_appender
+from projections.chain.nodes import NODE_COLUMNS, NodeWriter
 from projections.db.backends import DeferredIndex, backend_of
 from projections.db.chunks import chunks
 from projections.db.history import histories
@@ -42,11 +42,12 @@ from projections.db.tables import (
     consumer_positions,
     credentials,
     merkle_logs,
+    merkle_nodes,
 )
 from projections.model.batch import fold_batch, late_candidates
 from projections.model.credential import CredentialState
 from projections.model.positioned import PartitionKey, PositionedEvent
-from projections.write import lookups, writes
+from projections.write import lookups
 from projections.write.entries import (
     append_chained,
     check_offsets,
@@ -54,6 +55,7 @@ from projections.write.entries import (
     unique_events,
 )
 from projections.write.store import ApplyResult, Clock, RefusedEventsError, utc_now
+from projections.write.writes import AUDIT_COLUMNS
 from schemas.models import LifecycleEvent
 
 log = logging.getLogger(__name__)
@@ -197,11 +199,12 @@ class BulkStore:
         outcome = fold_batch(fresh, states, taken, recorded)
         heads = self._heads_of({(item.topic, item.partition) for item in fresh})
         frontiers = {key: head.merkle_frontier() for key, head in heads.items()}
-        with writes.audit_appender(connection) as append:
+        with self._backend.bulk_appender(connection, audit_log, AUDIT_COLUMNS) as append:
             moved, completed = append_chained(
                 outcome.entries, heads, frontiers, projected_at, append, payloads
             )
-        with node_appender(connection) as nodes:
+        with self._backend.bulk_appender(connection, merkle_nodes, NODE_COLUMNS) as sink:
+            nodes = NodeWriter(sink)
             for key, emitted in completed.items():
                 nodes.write(heads[key].log_id, emitted)
         return outcome, moved

@@ -143,3 +143,20 @@ def fresh_schema(base: str) -> Iterator[str]:
         with engine.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
         engine.dispose()
+
+
+def stored_text(database_url: str) -> dict[str, tuple[Any, ...]]:
+    """Event id -> the audit row's cells as the database holds them (JSON and instants as
+    stored text on SQLite, as PostgreSQL prints them), but ``position`` and
+    ``projected_at``."""
+    columns = [column.name for column in audit_log.columns
+               if column.name not in ("position", "projected_at")]
+    engine = create_engine_for(database_url)
+    try:
+        with engine.connect() as connection:
+            cast = "" if engine.dialect.name == "sqlite" else "::text"
+            listed = ", ".join(f'"{name}"{cast}' for name in columns)
+            query = sa.text(f"SELECT {listed} FROM audit_log")
+            return {row[0]: tuple(row) for row in connection.execute(query)}
+    finally:
+        engine.dispose()

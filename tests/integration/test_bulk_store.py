@@ -26,6 +26,7 @@ from tests.integration.bulk_support import (
     differing,
     fresh_schema,
     index_definitions,
+    stored_text,
     surprising_events,
     tables,
 )
@@ -132,6 +133,7 @@ def test_a_bulk_load_writes_the_tables_the_live_store_writes(
     live, bulk = tables(live_url), tables(bulk_url)
     assert len(live["audit_log"]) == len(placed) - 2 - 3 - 2, "duplicates and conflicts left out"
     assert differing(live, bulk) == {}
+    assert stored_text(bulk_url) == stored_text(live_url), "the same stored bytes"
     assert index_definitions(bulk_url) == index_definitions(live_url)
 
 

@@ -114,6 +114,13 @@ class Backend(ABC):
     ) -> None:
         """Insert ``rows`` (every column) or replace the rows with the same primary key."""
 
+    def bulk_appender(
+        self, connection: Connection, table: Table, columns: Sequence[str]
+    ) -> AbstractContextManager[RowSink]:
+        """:meth:`appender` for a bulk load: the same stored values, with the least work per
+        row the backend allows (default: :meth:`appender` itself)."""
+        return self.appender(connection, table, columns)
+
     @abstractmethod
     def deferrable_indexes(self, connection: Connection, table_name: str) -> list[DeferredIndex]:
         """The secondary indexes of ``table_name`` a bulk load may drop and build again

@@ -153,6 +153,31 @@ class SqliteBackend(Backend):
         )
         connection.execute(statement, list(rows))
 
+    @contextlib.contextmanager
+    def bulk_appender(
+        self, connection: Connection, table: Table, columns: Sequence[str]
+    ) -> Iterator[RowSink]:
+        """Rows converted by the columns' own bind processors (so the stored values are
+        those an INSERT through SQLAlchemy stores), then given to the driver's
+        ``executemany`` when the block ends."""
+        processors = [
+            table.c[name].type._cached_bind_processor(connection.dialect) for name in columns
+        ]
+        take = [(name, processor) for name, processor in zip(columns, processors, strict=True)]
+        rows: list[tuple[Any, ...]] = []
+
+        def append(row: Mapping[str, Any]) -> None:
+            rows.append(tuple(
+                row[name] if processor is None else processor(row[name])
+                for name, processor in take
+            ))
+
+        yield append
+        if rows:
+            statement = table.insert().compile(dialect=connection.dialect,
+                                               column_keys=list(columns))
+            connection.exec_driver_sql(str(statement), rows)
+
     def deferrable_indexes(self, connection: Connection, table_name: str) -> list[DeferredIndex]:
         """Every index made by CREATE INDEX (its text is kept in ``sqlite_master``); the
         indexes of UNIQUE constraints are part of the table and stay."""
