@@ -1,0 +1,68 @@
+"""Bulk replay (``client-audit replay --into`` a fresh store) into SQLite and PostgreSQL,
+each run in a process of its own so that its peak memory (``ru_maxrss``) is its own.
+
+The replay is timed as the live projection is (:mod:`bench.projection_rate`): from the
+start of the replay into the migrated store to the finished store (indexes built, marker
+deleted), through the same :class:`consumer.replay.Replay` the command runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+from typing import Any
+
+from bench.figures import Figure
+from bench.projection_rate import FreshStore
+from consumer.replay import Replay, plan_replay
+from projections.db.migrate import upgrade
+
+BATCH_SIZE = 5000
+
+
+def replay_in_process(bootstrap: str, topic: str, url: str, bulk: bool) -> dict[str, Any]:
+    """One replay of the whole topic into ``url`` (in this process): rate, time, memory."""
+    plan = plan_replay(bootstrap, topic)
+    upgrade(url)
+    started = time.perf_counter()
+    outcome = Replay(plan, bootstrap, url, batch_size=BATCH_SIZE, bulk=bulk).run()
+    wall = time.perf_counter() - started
+    if not outcome.complete:
+        raise RuntimeError(f"replay of {topic} stopped before its end offsets")
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "events": outcome.report.applied,
+        "seconds": round(wall, 2),
+        "eventsPerSecond": round(outcome.report.applied / wall, 1),
+        "peakMemoryMB": round(peak_kib / 1024, 1),
+        "bulk": bulk,
+    }
+
+
+def replay(bootstrap: str, topic: str, url: str, bulk: bool = True) -> dict[str, Any]:
+    """:func:`replay_in_process` in a fresh (spawned) process."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(replay_in_process, (bootstrap, topic, url, bulk))
+    return result
+
+
+def measure(
+    bootstrap: str, topic: str, backend: str, fresh: FreshStore, runs: int, label: str,
+    bulk: bool = True,
+) -> tuple[Figure, Figure]:
+    """Rate and peak memory of ``runs`` replays of ``topic`` into fresh stores."""
+    kind = "bulk replay" if bulk else "replay (live path)"
+    rate = Figure(f"{kind} into {backend} ({label})", "events/s")
+    memory = Figure(f"{kind} into {backend} ({label}): peak memory", "MB",
+                    higher_is_better=False)
+    measured = []
+    for _ in range(runs):
+        with fresh() as url:
+            result = replay(bootstrap, topic, url, bulk)
+        measured.append(result)
+        rate.samples.append(result["eventsPerSecond"])
+        memory.samples.append(result["peakMemoryMB"])
+    rate.detail = {"events": measured[0]["events"], "runs": measured}
+    return rate, memory
