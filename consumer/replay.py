@@ -19,6 +19,7 @@ refused by ``--resume`` (:func:`unfinished_bulk_load`).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,13 +27,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from kafka.errors import KafkaError
+from sqlalchemy.exc import IntegrityError
 
+from consumer.bulk_workers import WorkerTask, run_workers, share_partitions
 from consumer.errors import ReplayError, TopicUnavailableError
 from consumer.intake import Intake, RefusedMessage
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from consumer.reading import ReaderSettings, open_consumer, topic_partitions
 from projections.bulk.store import BulkStore
+from projections.db.backends import DeferredIndex, backend_of
 from projections.db.engine import create_engine_for
 from projections.db.tables import audit_log, bulk_loads, consumer_positions, credentials
 from projections.write.store import ApplyResult, ProjectionStore
@@ -214,9 +218,14 @@ class Replay:
         progress: Progress | None = None,
         client_options: Mapping[str, Any] | None = None,
         bulk: bool = False,
+        workers: int = 1,
     ) -> None:
         self.plan = plan
+        self._settings = (bootstrap_servers, database_url, batch_size, timeout_s,
+                          dict(client_options or {}))
         self._engine = create_engine_for(database_url)
+        self._workers = workers if bulk and backend_of(self._engine).name == "postgresql" else 1
+        self._stop = multiprocessing.get_context("spawn").Event()
         self._bulk = BulkStore(self._engine, plan.topic) if bulk else None
         self._store: ProjectionStore | BulkStore = self._bulk or ProjectionStore(self._engine)
         self._refusals = KeptRefusals()
@@ -239,6 +248,11 @@ class Replay:
             on_batch=self._progress.after_batch,
         )
 
+    def stop(self) -> None:
+        """Ask the replay (every worker of it) to finish its current batch and leave."""
+        self._stop.set()
+        self.projector.stop()
+
     def run(self) -> ReplayOutcome:
         """Replay until the end offsets seen at start (or a stop request); dispose the engine.
 
@@ -247,6 +261,11 @@ class Replay:
         replay counts as caught up. A bulk replay is finished (states, heads, positions and
         indexes written, marker deleted) only when it reached every end offset.
         """
+        if self._bulk is not None and self._workers > 1:
+            try:
+                return self._run_workers(self._bulk)
+            finally:
+                self._engine.dispose()
         try:
             if self._bulk is not None:
                 self._bulk.begin()
@@ -263,4 +282,51 @@ class Replay:
             if self._bulk is not None:
                 self._bulk.close()
             self._engine.dispose()
+        return ReplayOutcome(self.plan, report, self._refusals.refused, positions)
+
+    def _run_workers(self, bulk: BulkStore) -> ReplayOutcome:
+        """A bulk replay by worker processes (:mod:`consumer.bulk_workers`); should an event
+        id repeat across partitions, the load is discarded and done again in this process."""
+        bootstrap, url, batch_size, timeout_s, options = self._settings
+        plan = self.plan
+        bulk.prepare()
+        counts = {p: end - plan.start_offsets.get(p, 0) for p, end in plan.end_offsets.items()}
+        tasks = [
+            WorkerTask(plan.topic, share, plan.start_offsets, plan.end_offsets, bootstrap, url,
+                       batch_size, timeout_s, options)
+            for share in share_partitions(counts, self._workers)
+        ]
+        outcome = run_workers(tasks, self._stop, self._progress.reached)
+        complete = not outcome.errors and _reached(plan, outcome.positions)
+        if complete:
+            try:
+                bulk.complete()
+                return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions)
+            except IntegrityError as exc:
+                log.warning("an event id repeats across partitions (%s); loading again in "
+                            "one process", str(exc.orig).splitlines()[0])
+        elif outcome.errors and not any("IntegrityError" in error for error in outcome.errors):
+            raise ReplayError(f"a bulk replay worker failed: {outcome.errors[0]}")
+        elif not outcome.errors:
+            return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions)
+        bulk.discard_rows()
+        return self._run_alone(bulk.deferred)
+
+    def _run_alone(self, deferred: list[DeferredIndex]) -> ReplayOutcome:
+        """The bulk load in this process, into the store the workers prepared."""
+        store = BulkStore(self._engine, self.plan.topic)
+        self._store = store
+        self.projector.store = store
+        self._progress.done.clear()
+        try:
+            store.open()
+            store.apply(
+                [], {(self.plan.topic, p): start for p, start in self.plan.start_offsets.items()}
+            )
+            report = self.projector.run()
+            positions = store.positions(self.plan.topic)
+            if _reached(self.plan, positions):
+                store.finish(deferred)
+        finally:
+            store.close()
         return ReplayOutcome(self.plan, report, self._refusals.refused, positions)

@@ -7,6 +7,7 @@ import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
+from typing import Protocol
 
 import click
 from kafka.errors import KafkaError
@@ -30,8 +31,15 @@ from projections.write.store import ProjectionStore
 log = logging.getLogger(__name__)
 
 
+class Stoppable(Protocol):
+    """Something that finishes its current batch and leaves when asked (a projector, a
+    replay)."""
+
+    def stop(self) -> None: ...
+
+
 @contextmanager
-def stop_on_signals(projector: Projector) -> Iterator[None]:
+def stop_on_signals(projector: Stoppable) -> Iterator[None]:
     """SIGTERM and SIGINT ask the projector to finish its batch, commit and leave."""
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

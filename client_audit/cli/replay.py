@@ -101,6 +101,7 @@ def run_replay(
     batch_size: int = 5000,
     progress: bool = True,
     live: bool = False,
+    workers: int = 1,
 ) -> ReplayOutcome:
     """Replay the lifecycle topic into the database at ``into``, with a progress bar on stderr.
 
@@ -142,8 +143,9 @@ def run_replay(
                 plan, settings.kafka_bootstrap_servers, url, batch_size=batch_size,
                 timeout_s=settings.delivery_timeout_s, progress=advance,
                 client_options=settings.kafka_client_options(), bulk=not (resume or live),
+                workers=workers,
             )
-            with stop_on_signals(replay.projector):
+            with stop_on_signals(replay):
                 return replay.run()
     except ConsumerError as exc:
         raise click.ClickException(str(exc)) from None
@@ -185,13 +187,16 @@ def summary_of(outcome: ReplayOutcome, into: str, since: datetime | None) -> Rep
 @click.option("--live", is_flag=True,
               help="Apply batch by batch through the live projector's store (indexes kept, "
                    "state written every batch) instead of the bulk load.")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+              help="Processes sharing the partitions of a bulk replay into PostgreSQL "
+                   "(SQLite and --live replays use one).")
 @click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=5000,
               show_default=True, help="Most events applied in one database transaction.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 @format_option
 @click.pass_context
 def replay(ctx: click.Context, into: str, since: datetime | None, resume: bool, live: bool,
-           batch_size: int, progress: bool, output: str | None) -> None:
+           workers: int, batch_size: int, progress: bool, output: str | None) -> None:
     """Rebuild the current-state table and audit log from the lifecycle topic into --into.
 
     Reads every partition without a consumer group (the projector's group and offsets are
@@ -205,7 +210,7 @@ def replay(ctx: click.Context, into: str, since: datetime | None, resume: bool, 
     """
     settings = settings_of(ctx)
     outcome = run_replay(settings, into, since=since, resume=resume, batch_size=batch_size,
-                         progress=progress, live=live)
+                         progress=progress, live=live, workers=workers)
     print_record(summary_of(outcome, into, since), output, title="replay")
     if not outcome.complete:
         raise click.ClickException(

@@ -109,13 +109,22 @@ class BulkStore:
         return self._connection
 
     def begin(self) -> None:
-        """Write the marker row, drop the deferred indexes, relax durability.
+        """:meth:`prepare` the database and :meth:`open` a loading session."""
+        self.prepare()
+        self.open()
+
+    def open(self) -> None:
+        """A loading session (durability relaxed), for a store :meth:`prepare` made ready,
+        here or in another process."""
+        self._connection = self._engine.connect()
+        self._backend.relax_durability(self._connection)
+
+    def prepare(self) -> None:
+        """Write the marker row and drop the deferred indexes (:meth:`complete` undoes both).
 
         The database must be migrated and hold no projections (BulkLoadError otherwise).
         """
-        self._connection = self._engine.connect()
-        connection = self._connection
-        with connection.begin():
+        with self._engine.connect() as connection, connection.begin():
             for table in (audit_log, credentials, consumer_positions, bulk_loads):
                 if connection.execute(select(table).limit(1)).first() is not None:
                     raise BulkLoadError(f"the target's {table.name} table is not empty")
@@ -129,7 +138,6 @@ class BulkStore:
             ]
             for index in self._deferred:
                 connection.exec_driver_sql(index.drop)
-        self._backend.relax_durability(connection)
         log.info("bulk load of %s began; deferred indexes %s", self._topic,
                  [index.name for index in self._deferred])
 
@@ -223,9 +231,22 @@ class BulkStore:
             )
         return heads
 
-    def finish(self) -> None:
-        """Write every state, chain head and position, build the deferred indexes, delete
-        the marker row: the store is then one a live projector continues."""
+    def finish(self, deferred: Sequence[DeferredIndex] | None = None) -> None:
+        """:meth:`write_state`, then :meth:`complete`: the store is then one a live
+        projector continues."""
+        self.write_state()
+        self.complete(deferred)
+
+    def discard_rows(self) -> None:
+        """Delete every row a load wrote (the marker and the dropped indexes stay), so that
+        another load starts over in the prepared store."""
+        with self._engine.connect() as connection, connection.begin():
+            for table in (merkle_nodes, audit_log, merkle_logs, credentials, audit_chain_heads,
+                          consumer_positions):
+                connection.execute(delete(table))
+
+    def write_state(self) -> None:
+        """Write every state, chain head and position held in memory."""
         connection = self.connection
         updated_at = self._clock()
         with connection.begin():
@@ -245,13 +266,34 @@ class BulkStore:
                      "updated_at": updated_at}
                     for (topic, partition), offset in sorted(self._positions.items())
                 ])
-            for index in self._deferred:
-                connection.exec_driver_sql(index.create)
-        self._backend.restore_durability(connection)
-        with connection.begin():
-            connection.execute(delete(bulk_loads).where(bulk_loads.c.topic == self._topic))
-        log.info("bulk load of %s finished: %d credentials, %d partitions", self._topic,
+        log.info("bulk load of %s wrote %d credentials, %d partitions", self._topic,
                  len(self._states), len(self._positions))
+
+    def complete(self, deferred: Sequence[DeferredIndex] | None = None) -> None:
+        """Build the deferred indexes (those :meth:`prepare` dropped, or ``deferred``) and
+        delete the marker row, durably. A unique constraint that a repeated event id
+        breaks fails here (IntegrityError), and the marker stays."""
+        opened = self._connection is None
+        if opened:
+            self.open()
+        connection = self.connection
+        try:
+            with connection.begin():
+                for index in self._deferred if deferred is None else deferred:
+                    connection.exec_driver_sql(index.create)
+            self._backend.restore_durability(connection)
+            with connection.begin():
+                connection.execute(delete(bulk_loads).where(bulk_loads.c.topic == self._topic))
+        finally:
+            if opened:
+                connection.close()
+                self._connection = None
+        log.info("bulk load of %s finished", self._topic)
+
+    @property
+    def deferred(self) -> list[DeferredIndex]:
+        """The indexes :meth:`prepare` dropped."""
+        return list(self._deferred)
 
     def close(self) -> None:
         """Release the connection and the ledger (an unfinished load keeps its marker)."""
