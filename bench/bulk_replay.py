@@ -21,46 +21,71 @@ from projections.db.migrate import upgrade
 BATCH_SIZE = 5000
 
 
-def replay_in_process(bootstrap: str, topic: str, url: str, bulk: bool) -> dict[str, Any]:
-    """One replay of the whole topic into ``url`` (in this process): rate, time, memory."""
+def replay_in_process(
+    bootstrap: str, topic: str, url: str, bulk: bool, workers: int = 1
+) -> dict[str, Any]:
+    """One replay of the whole topic into ``url`` (in this process, and ``workers`` worker
+    processes on PostgreSQL): rate, time, peak memory of this process and of the largest
+    worker."""
     plan = plan_replay(bootstrap, topic)
     upgrade(url)
     started = time.perf_counter()
-    outcome = Replay(plan, bootstrap, url, batch_size=BATCH_SIZE, bulk=bulk).run()
+    outcome = Replay(plan, bootstrap, url, batch_size=BATCH_SIZE, bulk=bulk,
+                     workers=workers).run()
     wall = time.perf_counter() - started
     if not outcome.complete:
         raise RuntimeError(f"replay of {topic} stopped before its end offsets")
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     return {
         "events": outcome.report.applied,
         "seconds": round(wall, 2),
         "eventsPerSecond": round(outcome.report.applied / wall, 1),
         "peakMemoryMB": round(peak_kib / 1024, 1),
         "bulk": bulk,
+        "workers": workers,
     }
 
 
-def replay(bootstrap: str, topic: str, url: str, bulk: bool = True) -> dict[str, Any]:
+def replay(
+    bootstrap: str, topic: str, url: str, bulk: bool = True, workers: int = 1
+) -> dict[str, Any]:
     """:func:`replay_in_process` in a fresh (spawned) process."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        result: dict[str, Any] = pool.apply(replay_in_process, (bootstrap, topic, url, bulk))
+    process = context.Process  # a pool's processes are daemons, which cannot have children
+    results: Any = context.Queue()
+    child = process(target=_report, args=(results, bootstrap, topic, url, bulk, workers))
+    child.start()
+    result: dict[str, Any] = results.get()
+    child.join()
+    if "error" in result:
+        raise RuntimeError(result["error"])
     return result
+
+
+def _report(results: Any, *arguments: Any) -> None:
+    try:
+        results.put(replay_in_process(*arguments))
+    except Exception as exc:
+        results.put({"error": f"{type(exc).__name__}: {exc}"})
+        raise
 
 
 def measure(
     bootstrap: str, topic: str, backend: str, fresh: FreshStore, runs: int, label: str,
-    bulk: bool = True,
+    bulk: bool = True, workers: int = 1,
 ) -> tuple[Figure, Figure]:
     """Rate and peak memory of ``runs`` replays of ``topic`` into fresh stores."""
     kind = "bulk replay" if bulk else "replay (live path)"
+    if workers > 1:
+        kind += f", {workers} workers"
     rate = Figure(f"{kind} into {backend} ({label})", "events/s")
     memory = Figure(f"{kind} into {backend} ({label}): peak memory", "MB",
                     higher_is_better=False)
     measured = []
     for _ in range(runs):
         with fresh() as url:
-            result = replay(bootstrap, topic, url, bulk)
+            result = replay(bootstrap, topic, url, bulk, workers)
         measured.append(result)
         rate.samples.append(result["eventsPerSecond"])
         memory.samples.append(result["peakMemoryMB"])
