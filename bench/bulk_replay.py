@@ -1,5 +1,6 @@
 """Bulk replay (``client-audit replay --into`` a fresh store) into SQLite and PostgreSQL,
-each run in a process of its own so that its peak memory (``ru_maxrss``) is its own.
+each run in a process of its own so that its peak memory (``VmHWM``, with its workers')
+is its own.
 
 The replay is timed as the live projection is (:mod:`bench.projection_rate`): from the
 start of the replay into the migrated store to the finished store (indexes built, marker
@@ -9,12 +10,13 @@ deleted), through the same :class:`consumer.replay.Replay` the command runs.
 from __future__ import annotations
 
 import multiprocessing
-import resource
+import queue
 import time
 from typing import Any
 
 from bench.figures import Figure
 from bench.projection_rate import FreshStore
+from consumer.bulk_workers import peak_memory_kib
 from consumer.replay import Replay, plan_replay
 from projections.db.migrate import upgrade
 
@@ -35,8 +37,7 @@ def replay_in_process(
     wall = time.perf_counter() - started
     if not outcome.complete:
         raise RuntimeError(f"replay of {topic} stopped before its end offsets")
-    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    peak_kib = max(peak_memory_kib(), outcome.worker_peak_memory_kib)
     return {
         "events": outcome.report.applied,
         "seconds": round(wall, 2),
@@ -56,7 +57,14 @@ def replay(
     results: Any = context.Queue()
     child = process(target=_report, args=(results, bootstrap, topic, url, bulk, workers))
     child.start()
-    result: dict[str, Any] = results.get()
+    while True:
+        try:
+            result: dict[str, Any] = results.get(timeout=1.0)
+            break
+        except queue.Empty:
+            if not child.is_alive() and results.empty():
+                raise RuntimeError(f"the replay process ended ({child.exitcode}) without a "
+                                   "result") from None
     child.join()
     if "error" in result:
         raise RuntimeError(result["error"])

@@ -51,6 +51,21 @@ class WorkersOutcome:
     refused: int
     positions: dict[int, int]
     errors: list[str]
+    peak_memory_kib: int = 0
+    """The largest peak resident memory of a worker (``VmHWM``; 0 where unknown)."""
+
+
+def peak_memory_kib() -> int:
+    """This process's peak resident memory in KiB (Linux ``VmHWM``: unlike ``ru_maxrss`` it
+    starts afresh at exec, so a spawned process does not count its parent's); 0 elsewhere."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def share_partitions(counts: Mapping[int, int], workers: int) -> list[frozenset[int]]:
@@ -103,7 +118,9 @@ def _summed(finished: list[dict[str, Any]]) -> WorkersOutcome:
     positions: dict[int, int] = {}
     refused = 0
     errors = []
+    peak = 0
     for result in finished:
+        peak = max(peak, int(result.get("peak_kib", 0)))
         if result.get("error"):
             errors.append(str(result["error"]))
             continue
@@ -118,7 +135,7 @@ def _summed(finished: list[dict[str, Any]]) -> WorkersOutcome:
         refused += result["refused"]
         positions.update(result["positions"])
     report.anomalies = anomalies
-    return WorkersOutcome(report, refused, positions, errors)
+    return WorkersOutcome(report, refused, positions, errors, peak)
 
 
 def _work(task: WorkerTask, progress: Any, results: Any, stop: Event) -> None:
@@ -155,6 +172,7 @@ def _work(task: WorkerTask, progress: Any, results: Any, stop: Event) -> None:
         results.put({
             "report": {**asdict(report), "anomalies": dict(report.anomalies)},
             "refused": refusals.refused, "positions": positions,
+            "peak_kib": peak_memory_kib(),
         })
     except Exception as exc:  # reported to the coordinator, which falls back or fails
         log.exception("bulk replay worker failed")

@@ -72,6 +72,8 @@ class ReplayOutcome:
     report: ProjectorReport
     refused: int
     positions: dict[int, int]
+    worker_peak_memory_kib: int = 0
+    """The largest peak resident memory of a bulk replay's worker processes (0: none)."""
 
     @property
     def complete(self) -> bool:
@@ -301,7 +303,8 @@ class Replay:
         if complete:
             try:
                 bulk.complete()
-                return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions)
+                return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions,
+                                     outcome.peak_memory_kib)
             except IntegrityError as exc:
                 log.warning("an event id repeats across partitions (%s); loading again in "
                             "one process", str(exc.orig).splitlines()[0])
