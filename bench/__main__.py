@@ -1,5 +1,7 @@
 """Run the benchmarks and print a table: ``python -m bench [--events N] [--runs R]``
-(``--only-latency`` for the query, HTTP and proof latencies alone).
+(``--only-latency`` for the query, HTTP and proof latencies alone; ``--only replay`` for
+raw consume, raw + decode, live projection and bulk replay on one stream, their ratios,
+the replays' peak memory and a --replay-events bulk replay).
 
 Every figure is the median of R runs with min and max, measured on the real broker and
 databases. Results are saved as JSON under bench/results/. Besides the rates: projection
@@ -22,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import (
+    bulk_replay,
     consumer_rate,
     merkle_proofs,
     naive,
@@ -66,6 +69,20 @@ def _arguments() -> argparse.Namespace:
         help="stream replayed into fresh stores (0 skips)",
     )
     parser.add_argument(
+        "--replay-workers",
+        type=int,
+        default=2,
+        help="with --only replay: also bulk-replay into PostgreSQL by this many worker "
+        "processes (1 skips)",
+    )
+    parser.add_argument(
+        "--large-replay-into",
+        nargs="*",
+        choices=["SQLite", "PostgreSQL"],
+        default=["PostgreSQL"],
+        help="stores the --replay-events bulk replay goes into, with --only replay",
+    )
+    parser.add_argument(
         "--query-rows",
         type=int,
         nargs="*",
@@ -95,6 +112,11 @@ def _arguments() -> argparse.Namespace:
         nargs="*",
         default=[1_000_000, 10_000_000],
         help="audit log sizes for console and API latency through HTTP (none skips)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["replay"],
+        help="replay: only the consumer, live projection and bulk replay figures",
     )
     parser.add_argument(
         "--only-latency",
@@ -260,13 +282,78 @@ def _pipeline_figures(
     return figures, ratios
 
 
+def _bulk_figures(
+    arguments: argparse.Namespace, console: Console
+) -> tuple[list[Figure], dict[str, float]]:
+    """Raw consume, raw + decode, live projection and bulk replay of one stream (SQLite and
+    PostgreSQL), the ratios between them, and a --replay-events bulk replay."""
+    bootstrap = bootstrap_servers()
+    topic = prepare_topic(bootstrap, arguments.events)
+    console.log("plain consumer")
+    raw, decoded = consumer_rate.measure(topic, arguments.runs)
+    figures: list[Figure] = [raw, decoded]
+    ratios: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        stores: dict[str, FreshStore] = {
+            "SQLite": lambda: fresh_sqlite(Path(scratch)),
+            "PostgreSQL": fresh_postgres,
+        }
+        label = f"{topic.events:,} events"
+        for backend, fresh in stores.items():
+            console.log(f"live projection into {backend}")
+            live = projection_rate.measure(topic, backend, fresh, arguments.runs)
+            console.log(f"bulk replay into {backend}")
+            bulk, memory = bulk_replay.measure(
+                bootstrap, topic.lifecycle, backend, fresh, arguments.runs, label
+            )
+            figures += [live, bulk, memory]
+            ratios[f"bulk replay {backend} / live projection {backend} (target >= 2)"] = (
+                bulk.median / live.median
+            )
+            if backend == "PostgreSQL" and arguments.replay_workers > 1:
+                console.log(f"bulk replay into {backend} by {arguments.replay_workers} workers")
+                spread, spread_memory = bulk_replay.measure(
+                    bootstrap, topic.lifecycle, backend, fresh, arguments.runs, label,
+                    workers=arguments.replay_workers,
+                )
+                figures += [spread, spread_memory]
+                ratios[f"{spread.name} / live projection {backend} (target >= 2)"] = (
+                    spread.median / live.median
+                )
+            ratios[f"live projection {backend} / raw+decode (target >= 0.40, goal 0.60)"] = (
+                live.median / decoded.median
+            )
+        if arguments.replay_events:
+            events = arguments.replay_events
+            large = f"bench.replay.n{events}"
+            console.log(f"publishing (once) and bulk-replaying {events:,} events")
+            replay.publish_once(bootstrap, large, events * 115 // 1000, events)
+            for backend in arguments.large_replay_into:
+                for workers in sorted({1, arguments.replay_workers}):
+                    if workers > 1 and backend != "PostgreSQL":
+                        continue
+                    rate, memory = bulk_replay.measure(
+                        bootstrap, large, backend, stores[backend], 1,
+                        f"{events:,}-event stream", workers=workers,
+                    )
+                    figures += [rate, memory]
+                    ratios[f"{rate.name}: seconds (target < 120 into PostgreSQL)"] = (
+                        rate.detail["runs"][0]["seconds"]
+                    )
+    return figures, ratios
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     arguments = _arguments()
     console = Console(stderr=True)
     figures: list[Figure] = []
     ratios: dict[str, float] = {}
-    if not arguments.only_latency:
+    if arguments.only == "replay":
+        figures, ratios = _bulk_figures(arguments, console)
+        arguments.query_rows = arguments.console_rows = []
+        arguments.proof_entries = arguments.proof_sqlite_entries = []
+    elif not arguments.only_latency:
         figures, ratios = _pipeline_figures(arguments, console)
     for rows in arguments.query_rows:
         console.log(f"query latency over {rows:,} audit rows")

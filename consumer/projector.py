@@ -106,6 +106,8 @@ class ProjectorConfig:
     until_caught_up: bool = False
     start_offsets: Mapping[int, int] | None = None
     """Where to start partitions that have no stored position (default: the beginning)."""
+    partitions: frozenset[int] | None = None
+    """Only these partitions of the topic (None: every one); without a group only."""
     progress_interval_s: float = 5.0
     timeout_s: float = 30.0
     retry_initial_s: float = 0.5
@@ -226,7 +228,9 @@ class Projector:
         return self.report
 
     def _partitions(self) -> list[TopicPartition]:
-        return topic_partitions(self.consumer, self.config.topic, self.config.timeout_s)
+        found = topic_partitions(self.consumer, self.config.topic, self.config.timeout_s)
+        only = self.config.partitions
+        return found if only is None else [tp for tp in found if tp.partition in only]
 
     def _end_offsets(self) -> dict[int, int]:
         ends = self.consumer.end_offsets(self._partitions())

@@ -8,11 +8,18 @@ and :meth:`~projections.write.store.ProjectionStore.apply` as live, so the same 
 the same rows. The projector is given a sink that keeps refused messages (counted and
 logged, not dead-lettered again: the live projector already did that) and an observer that
 reports progress. The target must already be migrated (``projections.db.migrate.upgrade``).
+
+A replay into an empty database is normally a **bulk** one: the same projector loop drives a
+:class:`~projections.bulk.store.BulkStore` instead, which folds in memory, loads the audit
+rows without the secondary indexes and writes states, chain heads and positions once at the
+end (:mod:`projections.bulk`). Interrupted, it leaves its marker row: such a store is
+refused by ``--resume`` (:func:`unfinished_bulk_load`).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,14 +27,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from kafka.errors import KafkaError
+from sqlalchemy.exc import IntegrityError
 
+from consumer.bulk_workers import WorkerTask, run_workers, share_partitions
 from consumer.errors import ReplayError, TopicUnavailableError
 from consumer.intake import Intake, RefusedMessage
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from consumer.reading import ReaderSettings, open_consumer, topic_partitions
+from projections.bulk.store import BulkStore
+from projections.db.backends import DeferredIndex, backend_of
 from projections.db.engine import create_engine_for
-from projections.db.tables import audit_log, consumer_positions, credentials
+from projections.db.tables import audit_log, bulk_loads, consumer_positions, credentials
 from projections.write.store import ApplyResult, ProjectionStore
 
 log = logging.getLogger(__name__)
@@ -61,14 +72,17 @@ class ReplayOutcome:
     report: ProjectorReport
     refused: int
     positions: dict[int, int]
+    worker_peak_memory_kib: int = 0
+    """The largest peak resident memory of a bulk replay's worker processes (0: none)."""
 
     @property
     def complete(self) -> bool:
         """Whether every partition reached the end offsets of the plan."""
-        return all(
-            self.positions.get(partition, 0) >= end
-            for partition, end in self.plan.end_offsets.items()
-        )
+        return _reached(self.plan, self.positions)
+
+
+def _reached(plan: ReplayPlan, positions: Mapping[int, int]) -> bool:
+    return all(positions.get(partition, 0) >= end for partition, end in plan.end_offsets.items())
 
 
 def plan_replay(
@@ -121,12 +135,25 @@ def target_is_empty(database_url: str) -> bool:
     try:
         with engine.connect() as connection:
             inspector = sa.inspect(connection)
-            for table in (credentials, audit_log, consumer_positions):
+            for table in (credentials, audit_log, consumer_positions, bulk_loads):
                 if not inspector.has_table(table.name):
                     continue
                 if connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
                     return False
         return True
+    finally:
+        engine.dispose()
+
+
+def unfinished_bulk_load(database_url: str) -> str | None:
+    """The topic of a bulk replay into the database that began and did not finish (None:
+    there is none, or the database predates bulk replays)."""
+    engine = create_engine_for(database_url)
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table(bulk_loads.name):
+                return None
+            return connection.scalar(sa.select(bulk_loads.c.topic).limit(1))
     finally:
         engine.dispose()
 
@@ -192,10 +219,17 @@ class Replay:
         timeout_s: float = 30.0,
         progress: Progress | None = None,
         client_options: Mapping[str, Any] | None = None,
+        bulk: bool = False,
+        workers: int = 1,
     ) -> None:
         self.plan = plan
+        self._settings = (bootstrap_servers, database_url, batch_size, timeout_s,
+                          dict(client_options or {}))
         self._engine = create_engine_for(database_url)
-        self._store = ProjectionStore(self._engine)
+        self._workers = workers if bulk and backend_of(self._engine).name == "postgresql" else 1
+        self._stop = multiprocessing.get_context("spawn").Event()
+        self._bulk = BulkStore(self._engine, plan.topic) if bulk else None
+        self._store: ProjectionStore | BulkStore = self._bulk or ProjectionStore(self._engine)
         self._refusals = KeptRefusals()
         self._progress = ProgressReport(plan, progress)
         config = ProjectorConfig(
@@ -216,14 +250,27 @@ class Replay:
             on_batch=self._progress.after_batch,
         )
 
+    def stop(self) -> None:
+        """Ask the replay (every worker of it) to finish its current batch and leave."""
+        self._stop.set()
+        self.projector.stop()
+
     def run(self) -> ReplayOutcome:
         """Replay until the end offsets seen at start (or a stop request); dispose the engine.
 
         The start offsets are stored as positions first (positions never move backwards),
         so an interrupted replay resumes where it stopped, and a partition with nothing to
-        replay counts as caught up.
+        replay counts as caught up. A bulk replay is finished (states, heads, positions and
+        indexes written, marker deleted) only when it reached every end offset.
         """
+        if self._bulk is not None and self._workers > 1:
+            try:
+                return self._run_workers(self._bulk)
+            finally:
+                self._engine.dispose()
         try:
+            if self._bulk is not None:
+                self._bulk.begin()
             self._store.apply(
                 [], {(self.plan.topic, p): start for p, start in self.plan.start_offsets.items()}
             )
@@ -231,6 +278,58 @@ class Replay:
             self._progress.reached({(self.plan.topic, p): at for p, at in stored.items()})
             report = self.projector.run()
             positions = self._store.positions(self.plan.topic)
+            if self._bulk is not None and _reached(self.plan, positions):
+                self._bulk.finish()
         finally:
+            if self._bulk is not None:
+                self._bulk.close()
             self._engine.dispose()
+        return ReplayOutcome(self.plan, report, self._refusals.refused, positions)
+
+    def _run_workers(self, bulk: BulkStore) -> ReplayOutcome:
+        """A bulk replay by worker processes (:mod:`consumer.bulk_workers`); should an event
+        id repeat across partitions, the load is discarded and done again in this process."""
+        bootstrap, url, batch_size, timeout_s, options = self._settings
+        plan = self.plan
+        bulk.prepare()
+        counts = {p: end - plan.start_offsets.get(p, 0) for p, end in plan.end_offsets.items()}
+        tasks = [
+            WorkerTask(plan.topic, share, plan.start_offsets, plan.end_offsets, bootstrap, url,
+                       batch_size, timeout_s, options)
+            for share in share_partitions(counts, self._workers)
+        ]
+        outcome = run_workers(tasks, self._stop, self._progress.reached)
+        complete = not outcome.errors and _reached(plan, outcome.positions)
+        if complete:
+            try:
+                bulk.complete()
+                return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions,
+                                     outcome.peak_memory_kib)
+            except IntegrityError as exc:
+                log.warning("an event id repeats across partitions (%s); loading again in "
+                            "one process", str(exc.orig).splitlines()[0])
+        elif outcome.errors and not any("IntegrityError" in error for error in outcome.errors):
+            raise ReplayError(f"a bulk replay worker failed: {outcome.errors[0]}")
+        elif not outcome.errors:
+            return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions)
+        bulk.discard_rows()
+        return self._run_alone(bulk.deferred)
+
+    def _run_alone(self, deferred: list[DeferredIndex]) -> ReplayOutcome:
+        """The bulk load in this process, into the store the workers prepared."""
+        store = BulkStore(self._engine, self.plan.topic)
+        self._store = store
+        self.projector.store = store
+        self._progress.done.clear()
+        try:
+            store.open()
+            store.apply(
+                [], {(self.plan.topic, p): start for p, start in self.plan.start_offsets.items()}
+            )
+            report = self.projector.run()
+            positions = store.positions(self.plan.topic)
+            if _reached(self.plan, positions):
+                store.finish(deferred)
+        finally:
+            store.close()
         return ReplayOutcome(self.plan, report, self._refusals.refused, positions)

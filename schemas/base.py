@@ -56,6 +56,11 @@ class ContractModel(BaseModel):
         except pydantic.ValidationError as exc:
             raise InvalidEventError(type(self).__name__, problems_of(exc)) from None
 
+    # Validating a model nested in another one needs no call to this __init__ (the outer
+    # one turns every error into InvalidEventError): marked as pydantic's own, nested
+    # models are validated inside pydantic-core instead of through Python, once each.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @classmethod
     def from_record(cls, record: Any) -> Self:
         """Validate a decoded Avro record or JSON object (camelCase field names)."""

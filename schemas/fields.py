@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
@@ -20,6 +21,10 @@ from schemas.limits import (
     TEXT_MAX,
     describe,
 )
+
+ADDRESS_CACHE = 65_536
+"""Canonical address and CIDR texts remembered (a credential is used from a few addresses
+again and again; each costs an ``ipaddress`` parse otherwise)."""
 
 
 def _identifier(value: str) -> str:
@@ -65,6 +70,7 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+@lru_cache(maxsize=ADDRESS_CACHE)
 def _network(value: str) -> str:
     text = _address_text(value)
     try:
@@ -75,6 +81,7 @@ def _network(value: str) -> str:
         ) from None
 
 
+@lru_cache(maxsize=ADDRESS_CACHE)
 def _address(value: str) -> str:
     text = _address_text(value)
     try:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from types import FrameType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import click
 from kafka.errors import KafkaError
@@ -35,8 +35,15 @@ from relay.relay import Relay
 log = logging.getLogger(__name__)
 
 
+class Stoppable(Protocol):
+    """Something that finishes its current batch and leaves when asked (a projector, a
+    replay)."""
+
+    def stop(self) -> None: ...
+
+
 @contextmanager
-def stop_on_signals(projector: Projector) -> Iterator[None]:
+def stop_on_signals(projector: Stoppable) -> Iterator[None]:
     """SIGTERM and SIGINT ask the projector to finish its batch, commit and leave."""
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

@@ -34,7 +34,13 @@ from client_audit.cli.params import INSTANT
 from client_audit.cli.project_wiring import stop_on_signals
 from client_audit.settings import Settings
 from consumer.errors import ConsumerError
-from consumer.replay import Replay, ReplayOutcome, plan_replay, target_is_empty
+from consumer.replay import (
+    Replay,
+    ReplayOutcome,
+    plan_replay,
+    target_is_empty,
+    unfinished_bulk_load,
+)
 from projections.db.engine import normalised_url
 from projections.db.migrate import upgrade
 
@@ -94,10 +100,14 @@ def run_replay(
     resume: bool = False,
     batch_size: int = 5000,
     progress: bool = True,
+    live: bool = False,
+    workers: int = 1,
 ) -> ReplayOutcome:
     """Replay the lifecycle topic into the database at ``into``, with a progress bar on stderr.
 
-    Refuses the live database (``DATABASE_URL``) and, unless ``resume``, a non-empty one.
+    Refuses the live database (``DATABASE_URL``) and, unless ``resume``, a non-empty one;
+    refuses to resume a bulk replay that did not finish. Into an empty database the replay
+    is a bulk load unless ``live``; resumed, it goes through the live projector's store.
     """
     target = database_url(into, "--into")
     if normalised_url(target) == normalised_url(settings.database_url):
@@ -107,6 +117,12 @@ def run_replay(
         )
     url = target.render_as_string(hide_password=False)
     try:
+        if resume and unfinished_bulk_load(url) is not None:
+            raise click.ClickException(
+                f"{shown(target)} holds a bulk replay that did not finish (its states, chain "
+                "heads and indexes were never written), which cannot be resumed; replay into "
+                "a new empty database"
+            )
         if not resume and not target_is_empty(url):
             raise click.ClickException(
                 f"{shown(target)} already holds projections; replay into an empty database, "
@@ -126,9 +142,10 @@ def run_replay(
             replay = Replay(
                 plan, settings.kafka_bootstrap_servers, url, batch_size=batch_size,
                 timeout_s=settings.delivery_timeout_s, progress=advance,
-                client_options=settings.kafka_client_options(),
+                client_options=settings.kafka_client_options(), bulk=not (resume or live),
+                workers=workers,
             )
-            with stop_on_signals(replay.projector):
+            with stop_on_signals(replay):
                 return replay.run()
     except ConsumerError as exc:
         raise click.ClickException(str(exc)) from None
@@ -167,25 +184,37 @@ def summary_of(outcome: ReplayOutcome, into: str, since: datetime | None) -> Rep
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted replay into the same database from its stored "
                    "positions instead of refusing a non-empty target.")
+@click.option("--live", is_flag=True,
+              help="Apply batch by batch through the live projector's store (indexes kept, "
+                   "state written every batch) instead of the bulk load.")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+              help="Processes sharing the partitions of a bulk replay into PostgreSQL "
+                   "(SQLite and --live replays use one).")
 @click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=5000,
               show_default=True, help="Most events applied in one database transaction.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
 @format_option
 @click.pass_context
-def replay(ctx: click.Context, into: str, since: datetime | None, resume: bool, batch_size: int,
-           progress: bool, output: str | None) -> None:
+def replay(ctx: click.Context, into: str, since: datetime | None, resume: bool, live: bool,
+           workers: int, batch_size: int, progress: bool, output: str | None) -> None:
     """Rebuild the current-state table and audit log from the lifecycle topic into --into.
 
     Reads every partition without a consumer group (the projector's group and offsets are
     untouched), from the beginning or from --from, up to the end offsets seen at start,
     through the same projector and fold as `client-audit project`. Refused messages are
-    counted, not dead-lettered again. SIGINT/SIGTERM stop after the current batch; run
-    again with --resume to continue. Prints a summary; exits 1 when interrupted.
+    counted, not dead-lettered again. Into an empty database it is a bulk load (states
+    folded in memory, secondary indexes built at the end, states, chain heads and
+    positions written once), with the same rows as the live projection. SIGINT/SIGTERM
+    stop after the current batch; a --live replay continues with --resume, an unfinished
+    bulk one is refused and replayed anew. Prints a summary; exits 1 when interrupted.
     """
     settings = settings_of(ctx)
     outcome = run_replay(settings, into, since=since, resume=resume, batch_size=batch_size,
-                         progress=progress)
+                         progress=progress, live=live, workers=workers)
     print_record(summary_of(outcome, into, since), output, title="replay")
     if not outcome.complete:
-        raise click.ClickException("replay interrupted before the end offsets; "
-                                   "run it again with --resume to continue")
+        raise click.ClickException(
+            "replay interrupted before the end offsets; "
+            + ("run it again with --resume to continue" if live or resume
+               else "the bulk load cannot be resumed: replay into a new empty database")
+        )

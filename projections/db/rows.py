@@ -74,9 +74,13 @@ def state_from_row(row: RowMapping | Mapping[str, Any]) -> CredentialState:
 
 
 def audit_row(
-    positioned: PositionedEvent, anomalies: Sequence[Anomaly], projected_at: datetime
+    positioned: PositionedEvent,
+    anomalies: Sequence[Anomaly],
+    projected_at: datetime,
+    payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The audit_log row recording one event (without its position, which the database assigns)."""
+    """The audit_log row recording one event (without its position, which the database
+    assigns); ``payload``: the event's :func:`payload_of`, when the caller has it already."""
     event = positioned.event
     envelope = event.envelope
     use = event if isinstance(event, CredentialUsed) else None
@@ -98,7 +102,7 @@ def audit_row(
         "denial_reason": (
             None if use is None or use.denial_reason is None else use.denial_reason.value
         ),
-        "payload": payload_of(event),
+        "payload": payload_of(event) if payload is None else payload,
         "anomalies": [anomaly.value for anomaly in anomalies],
         "is_anomaly": bool(anomalies),
         "kafka_topic": positioned.topic,

@@ -365,3 +365,13 @@ alert_delivery_attempts = Table(
 )
 """Every attempt of every delivery: when, whether it succeeded, the HTTP status (webhooks)
 and the answer or error in a line, and how long it took."""
+
+bulk_loads = Table(
+    "bulk_loads",
+    metadata,
+    Column("topic", Text, primary_key=True),
+    Column("started_at", UtcDateTime, nullable=False),
+)
+"""A bulk replay of ``topic`` into this database that began and has not finished: its
+states, chain heads and positions are not written yet and its secondary indexes may be
+missing, so nothing may resume or project into it (:mod:`projections.bulk`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,20 +14,25 @@ from sqlalchemy import Connection, Engine
 from projections.alerts.outbox import outbox_rows, write_outbox
 from projections.alerts.rules import AlertRules
 from projections.chain import heads as chain_heads
-from projections.chain.hashing import entry_document, entry_leaf, link_hash
-from projections.chain.heads import ChainHead
-from projections.chain.merkle import Frontier
 from projections.chain.nodes import node_appender
-from projections.db.backends import RowSink
 from projections.db.engine import write_transaction
 from projections.db.history import histories
-from projections.db.rows import audit_row, payload_of
+from projections.db.rows import payload_of
 from projections.model.anomalies import Anomaly
 from projections.model.batch import fold_batch, late_candidates
 from projections.model.credential import CredentialState
-from projections.model.positioned import PartitionKey, PositionedEvent
+from projections.model.positioned import PositionedEvent
 from projections.write import lookups, writes
+from projections.write.entries import (
+    InvalidBatchError,
+    append_chained,
+    check_offsets,
+    conflict_reason,
+    unique_events,
+)
 from schemas.models import LifecycleEvent
+
+__all__ = ["ApplyResult", "InvalidBatchError", "ProjectionStore", "RefusedEventsError"]
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +53,6 @@ class ApplyResult:
     """Events skipped because their event id was already recorded (or earlier in the batch)."""
     anomalies: Mapping[Anomaly, int] = field(default_factory=dict)
     """How many recorded events carry each flag."""
-
-
-class InvalidBatchError(ValueError):
-    """A batch whose positions do not agree with the next offsets given to store."""
 
 
 class RefusedEventsError(Exception):
@@ -110,10 +111,10 @@ class ProjectionStore:
         order. On any error the transaction is rolled back and the error propagates;
         applying again is safe.
         """
-        _check_offsets(batch, next_offsets)
+        check_offsets(batch, next_offsets)
         projected_at = self._clock()
         with write_transaction(self._engine) as connection:
-            candidates, conflicts = _unique(batch)
+            candidates, conflicts = unique_events(batch)
             recorded = lookups.recorded_event_ids(connection, candidates)
             conflicts += _conflicting(connection, candidates, recorded)
             if conflicts:
@@ -133,10 +134,16 @@ class ProjectionStore:
                 connection, {(item.topic, item.partition) for item in fresh}
             )
             frontiers = {key: head.merkle_frontier() for key, head in heads.items()}
-            flagged: list[dict[str, Any]] = []
+            flagged: list[Mapping[str, Any]] = []
             with writes.audit_appender(connection) as append:
-                moved, completed = _append_chained(
-                    outcome.entries, heads, frontiers, projected_at, append, flagged
+
+                def append_noting_flagged(row: Mapping[str, Any]) -> None:
+                    append(row)
+                    if row["is_anomaly"]:
+                        flagged.append(row)
+
+                moved, completed = append_chained(
+                    outcome.entries, heads, frontiers, projected_at, append_noting_flagged
                 )
             with node_appender(connection) as nodes:
                 for key, emitted in completed.items():
@@ -167,78 +174,6 @@ def _histories(
     return found
 
 
-def _append_chained(
-    entries: Sequence[tuple[PositionedEvent, tuple[Anomaly, ...]]],
-    heads: Mapping[PartitionKey, ChainHead],
-    frontiers: Mapping[PartitionKey, Frontier],
-    projected_at: datetime,
-    append: RowSink,
-    flagged: list[dict[str, Any]],
-) -> tuple[dict[PartitionKey, ChainHead], dict[PartitionKey, list[tuple[int, int, bytes]]]]:
-    """Append the audit row of every entry, each partition's rows hash-chained in offset
-    order after its head and appended to its Merkle log; return the moved heads and the
-    Merkle nodes each partition's log completed. The rows of flagged entries are also added
-    to ``flagged`` (for the alert outbox).
-
-    Rows go out in batch order, which is offset order within each partition for anything
-    read from Kafka; a batch that is not is written partition by partition in offset order.
-    """
-    if not _offsets_ascend(entry[0] for entry in entries):
-        entries = sorted(
-            entries, key=lambda entry: (entry[0].topic, entry[0].partition, entry[0].offset)
-        )
-    previous = {key: head.chain_hash for key, head in heads.items()}
-    last_offsets: dict[PartitionKey, int] = {}
-    completed: dict[PartitionKey, list[tuple[int, int, bytes]]] = {}
-    for positioned, flags in entries:
-        key = (positioned.topic, positioned.partition)
-        row = audit_row(positioned, flags, projected_at)
-        document = entry_document(
-            positioned.event, row["anomalies"], positioned.topic, positioned.partition,
-            positioned.offset,
-        )
-        row["previous_hash"] = previous[key]
-        row["chain_hash"] = previous[key] = link_hash(previous[key], document)
-        row["leaf_index"] = frontiers[key].size
-        append(row)
-        if flags:
-            flagged.append(row)
-        completed.setdefault(key, []).extend(frontiers[key].append(entry_leaf(document)))
-        last_offsets[key] = positioned.offset
-    moved = {
-        key: ChainHead(
-            last_offsets[key], previous[key], frontiers[key].size,
-            tuple(frontiers[key].hashes), heads[key].log_id,
-        )
-        for key in last_offsets
-    }
-    return moved, completed
-
-
-def _offsets_ascend(batch: Iterable[PositionedEvent]) -> bool:
-    last: dict[PartitionKey, int] = {}
-    for positioned in batch:
-        key = (positioned.topic, positioned.partition)
-        if positioned.offset <= last.get(key, -1):
-            return False
-        last[key] = positioned.offset
-    return True
-
-
-def _unique(
-    batch: Sequence[PositionedEvent],
-) -> tuple[dict[str, PositionedEvent], list[tuple[PositionedEvent, str]]]:
-    """The batch by event id (first occurrence of each id, in batch order), and the later
-    occurrences of an id that carry another event than the first."""
-    unique: dict[str, PositionedEvent] = {}
-    conflicts: list[tuple[PositionedEvent, str]] = []
-    for positioned in batch:
-        first = unique.setdefault(str(positioned.event.event_id), positioned)
-        if first is not positioned and first.event != positioned.event:
-            conflicts.append((positioned, _conflict_reason(positioned, _at(first))))
-    return unique, conflicts
-
-
 def _conflicting(
     connection: Connection, candidates: Mapping[str, PositionedEvent], recorded: set[str]
 ) -> list[tuple[PositionedEvent, str]]:
@@ -251,29 +186,7 @@ def _conflicting(
         positioned = candidates[event_id]
         payload, where = stored[event_id]
         if payload != payload_of(positioned.event):
-            conflicts.append((positioned, _conflict_reason(positioned, where)))
+            conflicts.append((positioned, conflict_reason(positioned, where)))
     return conflicts
 
 
-def _at(positioned: PositionedEvent) -> str:
-    return f"{positioned.topic}[{positioned.partition}]@{positioned.offset}"
-
-
-def _conflict_reason(positioned: PositionedEvent, where: str) -> str:
-    return (
-        f"event id {positioned.event.event_id} is already recorded with other content "
-        f"(at {where}); this is not a re-delivery of it"
-    )
-
-
-def _check_offsets(
-    batch: Sequence[PositionedEvent], next_offsets: Mapping[tuple[str, int], int]
-) -> None:
-    for positioned in batch:
-        key = (positioned.topic, positioned.partition)
-        given = next_offsets.get(key)
-        if given is None or given <= positioned.offset:
-            raise InvalidBatchError(
-                f"event at {positioned.topic}[{positioned.partition}]@{positioned.offset} "
-                f"needs a next offset above {positioned.offset}, got {given}"
-            )

@@ -30,6 +30,7 @@ TABLES = {
     "merkle_nodes", "signing_keys", "checkpoints", "checkpoint_logs", "audit_chain_v1_heads",
     "api_tokens", "access_log", "access_chain_head", "saved_searches", "log_verifications",
     "alert_outbox", "alert_deliveries", "alert_delivery_attempts",
+    "bulk_loads",
 }
 
 INDEXES = {
@@ -72,7 +73,7 @@ def test_upgrade_an_empty_database_to_head(
     monkeypatch.chdir(tmp_path)
     assert migrate.current_revision(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current_revision(database_url) == migrate.head_revision() == "0008"
+    assert migrate.current_revision(database_url) == migrate.head_revision() == "0009"
     assert inspect_tables(database_url) == TABLES | {"alembic_version"}
 
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
-from projections.db.backends.base import Backend, Keep, RowSink, UnsupportedDatabaseError
+from projections.db.backends.base import (
+    Backend,
+    DeferredIndex,
+    Keep,
+    RowSink,
+    UnsupportedDatabaseError,
+)
 from projections.db.backends.postgres import POSTGRESQL
 from projections.db.backends.sqlite import SQLITE
 
@@ -17,6 +23,7 @@ __all__ = [
     "POSTGRESQL",
     "SQLITE",
     "Backend",
+    "DeferredIndex",
     "Keep",
     "RowSink",
     "UnsupportedDatabaseError",

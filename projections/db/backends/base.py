@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, RowMapping, Table
@@ -25,6 +26,16 @@ Upsert = postgresql.Insert | sqlite.Insert
 
 class UnsupportedDatabaseError(RuntimeError):
     """The projection store runs on SQLite and PostgreSQL only."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredIndex:
+    """A secondary index (or unique constraint) a bulk load drops first and builds last:
+    the statements that drop it and that build it again as the migrations made it."""
+
+    name: str
+    drop: str
+    create: str
 
 
 class Backend(ABC):
@@ -102,6 +113,27 @@ class Backend(ABC):
         self, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
     ) -> None:
         """Insert ``rows`` (every column) or replace the rows with the same primary key."""
+
+    def bulk_appender(
+        self, connection: Connection, table: Table, columns: Sequence[str]
+    ) -> AbstractContextManager[RowSink]:
+        """:meth:`appender` for a bulk load: the same stored values, with the least work per
+        row the backend allows (default: :meth:`appender` itself)."""
+        return self.appender(connection, table, columns)
+
+    @abstractmethod
+    def deferrable_indexes(self, connection: Connection, table_name: str) -> list[DeferredIndex]:
+        """The secondary indexes of ``table_name`` a bulk load may drop and build again
+        afterwards (those the backend can rebuild exactly; never the primary key)."""
+
+    @abstractmethod
+    def relax_durability(self, connection: Connection) -> None:
+        """Settings of a bulk-loading session, called outside a transaction: commits need
+        not reach the disk (a half-built bulk store is discarded, never resumed)."""
+
+    @abstractmethod
+    def restore_durability(self, connection: Connection) -> None:
+        """Undo :meth:`relax_durability` (outside a transaction) and make the load durable."""
 
 
 def replaced_columns(table: Table, insert: Upsert) -> dict[str, Any]:

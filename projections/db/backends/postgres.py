@@ -44,6 +44,7 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 
 from projections.db.backends.base import (
     Backend,
+    DeferredIndex,
     Keep,
     RowSink,
     Upsert,
@@ -90,6 +91,20 @@ class PostgresBackend(Backend):
 
     def insert(self, table: Table) -> Upsert:
         return postgresql.insert(table)
+
+    def deferrable_indexes(self, connection: Connection, table_name: str) -> list[DeferredIndex]:
+        return deferrable_indexes(connection, table_name)
+
+    def relax_durability(self, connection: Connection) -> None:
+        """Commits that do not wait for the WAL flush, and memory for the index builds."""
+        connection.exec_driver_sql("SET synchronous_commit = off")
+        connection.exec_driver_sql("SET maintenance_work_mem = '256MB'")
+        connection.commit()
+
+    def restore_durability(self, connection: Connection) -> None:
+        connection.exec_driver_sql("RESET synchronous_commit")
+        connection.exec_driver_sql("RESET maintenance_work_mem")
+        connection.commit()
 
     def one_of(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
         """``= ANY(array)``: one bound parameter, so the statement's text does not depend on
@@ -158,6 +173,36 @@ class PostgresBackend(Backend):
                 set_=replaced_columns(table, insert),
             )
         )
+
+
+_DEFERRABLE = text("""
+    SELECT i.relname, pg_get_indexdef(i.oid), c.conname, pg_get_constraintdef(c.oid)
+    FROM pg_index x
+    JOIN pg_class i ON i.oid = x.indexrelid
+    LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.contype = 'u'
+    WHERE x.indrelid = to_regclass(:table) AND NOT x.indisprimary
+    ORDER BY i.relname
+""")
+
+
+def deferrable_indexes(connection: Connection, table_name: str) -> list[DeferredIndex]:
+    """Every secondary index of ``table_name`` (in the search path), unique constraints
+    included: dropped and added back as constraints, the others re-created from
+    ``pg_get_indexdef``."""
+    quoted = f'"{table_name}"'
+    found = []
+    for index, definition, constraint, constraint_definition in connection.execute(
+        _DEFERRABLE, {"table": quoted}
+    ):
+        if constraint is None:
+            found.append(DeferredIndex(index, f'DROP INDEX "{index}"', definition))
+        else:
+            found.append(DeferredIndex(
+                constraint,
+                f'ALTER TABLE {quoted} DROP CONSTRAINT "{constraint}"',
+                f'ALTER TABLE {quoted} ADD CONSTRAINT "{constraint}" {constraint_definition}',
+            ))
+    return found
 
 
 def _table_of(name: str, names: Sequence[str]) -> Any:

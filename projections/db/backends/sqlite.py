@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
@@ -36,7 +37,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from projections.db.backends.base import Backend, Keep, RowSink, Upsert, replaced_columns
+from projections.db.backends.base import (
+    Backend,
+    DeferredIndex,
+    Keep,
+    RowSink,
+    Upsert,
+    replaced_columns,
+)
 from projections.model.addresses import network_contains, parse_network, spellings
 
 BUSY_TIMEOUT_MS = 30_000
@@ -144,6 +152,64 @@ class SqliteBackend(Backend):
             index_elements=list(table.primary_key.columns), set_=replaced_columns(table, insert)
         )
         connection.execute(statement, list(rows))
+
+    @contextlib.contextmanager
+    def bulk_appender(
+        self, connection: Connection, table: Table, columns: Sequence[str]
+    ) -> Iterator[RowSink]:
+        """Rows converted by the columns' own bind processors (so the stored values are
+        those an INSERT through SQLAlchemy stores), then given to the driver's
+        ``executemany`` when the block ends."""
+        processors = [
+            table.c[name].type._cached_bind_processor(connection.dialect) for name in columns
+        ]
+        take = [(name, processor) for name, processor in zip(columns, processors, strict=True)]
+        rows: list[tuple[Any, ...]] = []
+
+        def append(row: Mapping[str, Any]) -> None:
+            rows.append(tuple(
+                row[name] if processor is None else processor(row[name])
+                for name, processor in take
+            ))
+
+        yield append
+        if rows:
+            statement = table.insert().compile(dialect=connection.dialect,
+                                               column_keys=list(columns))
+            connection.exec_driver_sql(str(statement), rows)
+
+    def deferrable_indexes(self, connection: Connection, table_name: str) -> list[DeferredIndex]:
+        """Every index made by CREATE INDEX (its text is kept in ``sqlite_master``); the
+        indexes of UNIQUE constraints are part of the table and stay."""
+        query = text(
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = :table AND sql IS NOT NULL ORDER BY name"
+        )
+        return [
+            DeferredIndex(name, f'DROP INDEX "{name}"', sql)
+            for name, sql in connection.execute(query, {"table": table_name})
+        ]
+
+    def relax_durability(self, connection: Connection) -> None:
+        """No syncs, the rollback journal in memory (no WAL to copy back), a large page
+        cache."""
+        driver = _driver(connection)
+        for pragma in ("synchronous=OFF", "journal_mode=MEMORY", "cache_size=-262144",
+                       "temp_store=MEMORY"):
+            driver.execute(f"PRAGMA {pragma}")
+
+    def restore_durability(self, connection: Connection) -> None:
+        """Back to WAL and ``synchronous=NORMAL``, the store's settings."""
+        driver = _driver(connection)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-2000"):
+            driver.execute(f"PRAGMA {pragma}")
+
+
+def _driver(connection: Connection) -> Any:
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("no sqlite3 connection under this connection")
+    return driver
 
 
 def text_prefix_condition(column: Column[str], network: str) -> ColumnElement[bool]:

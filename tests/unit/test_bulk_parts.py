@@ -1,0 +1,42 @@
+"""The pure parts of the bulk replay: the event ledger (in memory and spilled) and how the
+partitions are shared out among workers."""
+
+from __future__ import annotations
+
+import uuid
+
+from consumer.bulk_workers import share_partitions
+from projections.bulk.ledger import EventLedger, payload_digest
+
+
+def test_equal_payloads_have_equal_digests_and_others_do_not() -> None:
+    payload = {"envelope": {"eventId": "e", "sequence": 1}, "sourceIp": "10.0.0.1"}
+    assert payload_digest(payload) == payload_digest(dict(payload))
+    assert payload_digest(payload) != payload_digest({**payload, "sourceIp": "10.0.0.2"})
+
+
+def test_the_ledger_answers_the_same_before_and_after_it_spills_to_disk() -> None:
+    ids = [str(uuid.uuid4()) for _ in range(10)]
+    ledger = EventLedger(memory_limit=5)
+    try:
+        ledger.record((event_id, bytes([number])) for number, event_id in enumerate(ids[:4]))
+        assert not ledger.spilled
+        assert ledger.known([ids[1], ids[8]]) == {ids[1]: b"\x01"}
+
+        ledger.record((event_id, bytes([number + 4])) for number, event_id in
+                      enumerate(ids[4:8]))
+        assert ledger.spilled, "past its memory limit"
+        ledger.record([(ids[8], b"\x08")])
+
+        assert ledger.known(ids) == {event_id: bytes([n]) for n, event_id in enumerate(ids[:9])}
+        assert len(ledger) == 9
+    finally:
+        ledger.close()
+
+
+def test_partitions_are_shared_by_message_count_and_no_worker_is_idle() -> None:
+    counts = {0: 100, 1: 90, 2: 10, 3: 10, 4: 5, 5: 0}
+    shares = share_partitions(counts, 2)
+    assert [sorted(share) for share in shares] == [[0, 3], [1, 2, 4, 5]], "110 and 105"
+    assert share_partitions({0: 5}, 4) == [frozenset({0})]
+    assert sorted(len(share) for share in share_partitions(counts, 6)) == [1] * 6
