@@ -39,6 +39,7 @@ from rich.table import Table
 from bench.figures import Figure
 from bench.services import bootstrap_servers, fresh_postgres
 from bench.stream import BenchTopic, prepare_topic, simulated_events
+from client_audit.cli.alert_wiring import relay_running
 from consumer.dead_letter import DeadLetterWriter
 from consumer.intake import Intake
 from consumer.projector import Projector, ProjectorConfig
@@ -83,7 +84,7 @@ def project(topic: BenchTopic, database_url: str, alerts: str | None) -> AlertRu
         progress_interval_s=30,
     )
     relay = None
-    wake, stop = threading.Event(), threading.Event()
+    wake = threading.Event()
     if alerts is not None:
         relay = Relay(engine, AlertPublisher(topic.bootstrap, alerts), AlertConfig())
 
@@ -93,24 +94,13 @@ def project(topic: BenchTopic, database_url: str, alerts: str | None) -> AlertRu
 
     store = ProjectionStore(engine, alerts=None if relay is None else AlertRules())
     projector = Projector(config, store, writer, on_batch=observe)
-    thread = None
     try:
         started = time.perf_counter()
-        if relay is not None:
-            thread = threading.Thread(target=relay.run, args=(stop, wake), daemon=True)
-            thread.start()
-        report = projector.run()
-        if relay is not None and thread is not None:
-            stop.set()
-            wake.set()
-            thread.join()
-            relay.publish_all()
+        with relay_running(relay, wake, drain=True):
+            report = projector.run()
         elapsed = time.perf_counter() - started
     finally:
         writer.close()
-        if relay is not None:
-            relay.close()
-            relay.publisher.close()
         engine.dispose()
     if report.applied != topic.events:
         raise RuntimeError(f"applied {report.applied} of {topic.events} events")
@@ -195,7 +185,7 @@ def measure_latency(bootstrap: str, events: int, batch: int, pace_ms: float) -> 
         engine = create_engine_for(database_url)
         writer = DeadLetterWriter(bootstrap, topic.dead_letter)
         relay = Relay(engine, AlertPublisher(bootstrap, alerts), config)
-        stop, wake = threading.Event(), threading.Event()
+        wake = threading.Event()
         projector_config = ProjectorConfig(
             bootstrap_servers=bootstrap, topic=topic.lifecycle,
             dead_letter_topic=topic.dead_letter, group_id=None, poll_timeout_ms=50,
@@ -208,29 +198,23 @@ def measure_latency(bootstrap: str, events: int, batch: int, pace_ms: float) -> 
         projector = Projector(projector_config, ProjectionStore(engine, alerts=AlertRules()),
                               writer, on_batch=observe)
         running = threading.Thread(target=projector.run, daemon=True)
-        relaying = threading.Thread(target=relay.run, args=(stop, wake), daemon=True)
         running.start()
-        relaying.start()
         published: dict[str, float] = {}
         try:
-            with EventPublisher(bootstrap, topic.lifecycle, linger_ms=0) as publisher:
-                source = iter(stream)
-                while chunk := list(islice(source, batch)):
-                    sent = time.time()
-                    publisher.publish_many(chunk)
-                    for event in chunk:
-                        published[str(event.event_id)] = sent
-                    time.sleep(pace_ms / 1000)
-            flagged = _wait_for_deliveries(database_url, received)
+            with relay_running(relay, wake):
+                with EventPublisher(bootstrap, topic.lifecycle, linger_ms=0) as publisher:
+                    source = iter(stream)
+                    while chunk := list(islice(source, batch)):
+                        sent = time.time()
+                        publisher.publish_many(chunk)
+                        for event in chunk:
+                            published[str(event.event_id)] = sent
+                        time.sleep(pace_ms / 1000)
+                flagged = _wait_for_deliveries(database_url, received)
             stages = _stages(database_url, published, received)
         finally:
             projector.stop()
             running.join()
-            stop.set()
-            wake.set()
-            relaying.join()
-            relay.close()
-            relay.publisher.close()
             writer.close()
             engine.dispose()
     latencies = [

@@ -38,6 +38,52 @@ def message_headers(event: LifecycleEvent, fingerprint_hex: str) -> Headers:
     ]
 
 
+def confirmed_producer(
+    bootstrap_servers: str,
+    client_id: str,
+    timeout_s: float,
+    linger_ms: int = 5,
+    **options: Any,
+) -> KafkaProducer:
+    """An idempotent producer with ``acks=all`` whose every wait (metadata, a full buffer,
+    a request, a delivery, bootstrapping) is bounded by about ``timeout_s``, and which never
+    creates a topic; ``options``: further kafka-python settings."""
+    timeout_ms = int(timeout_s * 1000)
+    return KafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        max_block_ms=timeout_ms,
+        request_timeout_ms=min(timeout_ms, 30000),
+        delivery_timeout_ms=max(timeout_ms, min(timeout_ms, 30000) + linger_ms),
+        bootstrap_timeout_ms=timeout_ms,
+        allow_auto_create_topics=False,
+        **options,
+    )
+
+
+def confirmations(
+    producer: KafkaProducer, futures: Sequence[Any], timeout_s: float, started: float
+) -> list[BaseException]:
+    """Flush ``producer`` and wait for each of ``futures`` (sends made since ``started``, a
+    ``time.monotonic()`` reading) until about ``timeout_s`` after it; the errors of the sends
+    the broker did not confirm."""
+    failures: list[BaseException] = []
+    try:
+        producer.flush(timeout=timeout_s)
+    except KafkaError as exc:
+        log.debug("flush did not complete: %s", exc)
+    for future in futures:
+        remaining = max(0.1, timeout_s - (time.monotonic() - started))
+        try:
+            future.get(timeout=remaining)
+        except Exception as exc:
+            failures.append(exc)
+    return failures
+
+
 class EventPublisher:
     """Sends events to the lifecycle topic; every publish call returns only once confirmed.
 
@@ -60,22 +106,15 @@ class EventPublisher:
         self.topic = topic
         self.codec = codec or EventCodec()
         self.timeout_s = timeout_s
-        timeout_ms = int(timeout_s * 1000)
         try:
-            self._producer = KafkaProducer(
-                bootstrap_servers=bootstrap_servers,
-                client_id="client-audit-producer",
-                acks="all",
-                enable_idempotence=True,
+            self._producer = confirmed_producer(
+                bootstrap_servers,
+                "client-audit-producer",
+                timeout_s,
                 linger_ms=linger_ms,
                 batch_size=256 * 1024,
                 compression_type=compression_type,
                 max_request_size=LIFECYCLE_MAX_MESSAGE_BYTES,
-                max_block_ms=timeout_ms,
-                request_timeout_ms=min(timeout_ms, 30000),
-                delivery_timeout_ms=max(timeout_ms, min(timeout_ms, 30000) + linger_ms),
-                bootstrap_timeout_ms=timeout_ms,
-                allow_auto_create_topics=False,
                 **(client_options or {}),
             )
         except KafkaError as exc:
@@ -95,7 +134,7 @@ class EventPublisher:
         """
         started = time.monotonic()
         futures = [self._send(event) for event in events]
-        failures = self._await(futures, started)
+        failures = confirmations(self._producer, futures, self.timeout_s, started)
         if failures:
             first = failures[0]
             raise PublishError(
@@ -120,20 +159,6 @@ class EventPublisher:
             raise BrokerUnavailableError(
                 f"could not send to {self.topic} within {self.timeout_s:g} s: {exc}"
             ) from exc
-
-    def _await(self, futures: Sequence[Any], started: float) -> list[BaseException]:
-        failures: list[BaseException] = []
-        try:
-            self._producer.flush(timeout=self.timeout_s)
-        except KafkaError as exc:
-            log.debug("flush did not complete: %s", exc)
-        for future in futures:
-            remaining = max(0.1, self.timeout_s - (time.monotonic() - started))
-            try:
-                future.get(timeout=remaining)
-            except Exception as exc:
-                failures.append(exc)
-        return failures
 
     def close(self) -> None:
         self._producer.close(timeout=self.timeout_s)

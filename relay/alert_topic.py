@@ -7,9 +7,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from producer.publisher import confirmations, confirmed_producer
 from projections.alerts.model import Alert
 from relay.messages import DEFAULT_SOURCE, kafka_message
 
@@ -40,19 +40,8 @@ class AlertPublisher:
         self.topic = topic
         self.source = source
         self.timeout_s = timeout_s
-        timeout_ms = int(timeout_s * 1000)
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            client_id="client-audit-relay",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            compression_type="lz4",
-            max_block_ms=timeout_ms,
-            request_timeout_ms=min(timeout_ms, 30000),
-            delivery_timeout_ms=max(timeout_ms, min(timeout_ms, 30000) + 5),
-            bootstrap_timeout_ms=timeout_ms,
-            allow_auto_create_topics=False,
+        self._producer = confirmed_producer(
+            bootstrap_servers, "client-audit-relay", timeout_s, compression_type="lz4",
             **(client_options or {}),
         )
 
@@ -68,16 +57,9 @@ class AlertPublisher:
                     self.topic, key=message.key, value=message.value,
                     headers=list(message.headers.items()),
                 ))
-            self._producer.flush(timeout=self.timeout_s)
         except KafkaError as exc:
             raise AlertTopicError(f"could not send alerts to {self.topic}: {exc}") from exc
-        failures = []
-        for future in futures:
-            remaining = max(0.1, self.timeout_s - (time.monotonic() - started))
-            try:
-                future.get(timeout=remaining)
-            except Exception as exc:
-                failures.append(exc)
+        failures = confirmations(self._producer, futures, self.timeout_s, started)
         if failures:
             raise AlertTopicError(
                 f"{len(failures)} of {len(futures)} alerts were not confirmed by Kafka "

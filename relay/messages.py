@@ -8,6 +8,7 @@ headers and the same bytes.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -56,6 +57,7 @@ def alert_record(alert: Alert) -> dict[str, Any]:
     }
 
 
+@cache
 def dataschema() -> str:
     """The CloudEvents ``dataschema`` of alert values: the record name and fingerprint."""
     _schema, digest = alert_schema()

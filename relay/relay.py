@@ -16,6 +16,7 @@ import logging
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,9 +31,9 @@ from projections.alerts.relaying import Attempt, Delivery, Target
 from projections.db.engine import write_transaction
 from relay.alert_topic import AlertPublisher, AlertTopicError
 from relay.backoff import gives_up, retry_delay
-from relay.config import AlertConfig, SiemOutput, WebhookEndpoint
+from relay.config import AlertConfig, SiemOutput
 from relay.metrics import RelayMetrics
-from relay.siem import SiemError, SiemSender, cef_line, octet_counted, syslog_message
+from relay.siem import SiemError, SiemSender, cef_line, frame, syslog_message
 from relay.webhook import post_alert
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class Relay:
         """Deliveries tried per round: a few per worker, so that a round is short and an
         alert published meanwhile waits little for the next one."""
         self._counting = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
         self._due = threading.Event()
         self._hostname = socket.gethostname()
 
@@ -111,7 +114,8 @@ class Relay:
                 self.publisher.publish([alert for _seq, alert in batch])
                 made = relaying.mark_published(connection, batch, self.targets, self.clock())
         except AlertTopicError as exc:
-            self.report.publish_failures += 1
+            with self._counting:
+                self.report.publish_failures += 1
             self.metrics.publish_failures.inc()
             log.warning("alerts not confirmed by Kafka, will retry: %s", exc)
             return 0
@@ -158,51 +162,47 @@ class Relay:
         return len(due)
 
     def _attempt_all(self, due: Sequence[Delivery]) -> list[Attempt]:
-        webhooks = [d for d in due if d.target in self._webhooks]
+        """One attempt of each delivery: webhooks side by side in the pool, SIEM frames
+        here, one after the other on each output's connection."""
         futures = {
-            d.delivery_id: self._pool.submit(self._post, self._webhooks[d.target], d.alert)
-            for d in webhooks
+            d.delivery_id: self._pool.submit(self._attempt, d)
+            for d in due if d.target in self._webhooks
         }
-        siem = {d.delivery_id: self._to_siem(d) for d in due if d.target in self._siem}
         return [
-            futures[d.delivery_id].result() if d.delivery_id in futures else siem[d.delivery_id]
+            futures[d.delivery_id].result() if d.delivery_id in futures else self._attempt(d)
             for d in due
         ]
 
-    def _post(self, endpoint: WebhookEndpoint, alert: Alert) -> Attempt:
+    def _attempt(self, delivery: Delivery) -> Attempt:
+        """One attempt of ``delivery``; an attempt that broke is a failed attempt, recorded
+        like any other, not a lost round."""
         at = self.clock()
         try:
-            return post_alert(
-                endpoint, alert, allowed=self.config.allowed_networks, now=self.clock,
-                client=self._http,
-            )
-        except Exception as exc:  # an attempt that broke is a failed attempt, not a lost round
-            log.exception("delivery to %s broke", endpoint.name)
-            return Attempt(at, False, f"{type(exc).__name__}: {exc}", 0)
-
-    def _to_siem(self, delivery: Delivery) -> Attempt:
-        at = self.clock()
-        try:
-            return self._send_to_siem(delivery, at)
-        except Exception as exc:  # an attempt that broke is a failed attempt, not a lost round
+            if delivery.target in self._webhooks:
+                return post_alert(
+                    self._webhooks[delivery.target], delivery.alert,
+                    allowed=self.config.allowed_networks, now=self.clock, client=self._http,
+                )
+            return self._send_to_siem(self._siem[delivery.target], delivery.alert, at)
+        except Exception as exc:
             log.exception("delivery to %s broke", delivery.target)
             return Attempt(at, False, f"{type(exc).__name__}: {exc}", 0)
 
-    def _send_to_siem(self, delivery: Delivery, at: datetime) -> Attempt:
-        output = self._siem[delivery.target]
+    def _send_to_siem(self, output: SiemOutput, alert: Alert, at: datetime) -> Attempt:
         if output.format == "syslog":
-            frame = octet_counted(syslog_message(delivery.alert, hostname=self._hostname))
+            message = syslog_message(alert, hostname=self._hostname)
         else:
-            frame = (cef_line(delivery.alert) + "\n").encode()
+            message = cef_line(alert).encode()
+        framed = frame(message, output.format)
         sender = self._senders.get(output.name)
         if sender is None:
             sender = self._senders[output.name] = self._sender_of(output)
-        started = datetime.now(UTC)
+        started = time.monotonic()
         try:
-            sender.send([frame])
+            sender.send([framed])
         except SiemError as exc:
             return Attempt(at, False, str(exc), _ms_since(started))
-        return Attempt(at, True, f"sent {len(frame)} bytes", _ms_since(started))
+        return Attempt(at, True, f"sent {len(framed)} bytes", _ms_since(started))
 
     def _sender_of(self, output: SiemOutput) -> SiemSender:
         return SiemSender(output.host, output.port, timeout_s=output.timeout_s)
@@ -214,10 +214,10 @@ class Relay:
         return attempt.at + timedelta(seconds=delay)
 
     def _count(self, delivery: Delivery, attempt: Attempt, status: str) -> None:
+        counted, label = _OUTCOMES[status]
         with self._counting:
-            self._tally(status)
-        outcome = {relaying.DELIVERED: "delivered", relaying.FAILED: "failed"}.get(status, "retry")
-        self.metrics.attempts.labels(delivery.target, outcome).inc()
+            setattr(self.report, counted, getattr(self.report, counted) + 1)
+        self.metrics.attempts.labels(delivery.target, label).inc()
         if status == relaying.FAILED:
             log.error(
                 "delivery %d of alert %s to %s failed after %d attempts: %s",
@@ -230,45 +230,50 @@ class Relay:
                 delivery.alert.alert_id, delivery.target, attempt.result,
             )
 
-    def _tally(self, status: str) -> None:
-        if status == relaying.DELIVERED:
-            self.report.delivered += 1
-            return
-        if status == relaying.FAILED:
-            self.report.failed += 1
-        else:
-            self.report.retried += 1
-
     # --- the loop -------------------------------------------------------------------------
 
-    def run(
-        self, stop: threading.Event, wake: threading.Event | None = None, idle_s: float = 0.5
-    ) -> RelayReport:
-        """Publish and deliver until ``stop`` is set; ``wake`` (set by the projector after
+    def run(self, wake: threading.Event | None = None, idle_s: float = 0.5) -> RelayReport:
+        """Publish and deliver until :meth:`stop`; ``wake`` (set by the projector after
         each batch with flagged entries) ends an idle wait early. Publishing and delivering
         run in two threads, so a slow endpoint never holds alerts off the topic. Database
         and broker errors are logged and retried."""
-        wake = wake or threading.Event()
+        if wake is not None:
+            self._wake = wake
         delivering = threading.Thread(
-            target=self._deliver_until, args=(stop, idle_s), name="relay-deliveries",
+            target=self._deliver_until_stopped, args=(idle_s,), name="relay-deliveries",
             daemon=True,
         )
         delivering.start()
         try:
-            while not stop.is_set():
-                published = self._step(self.publish_once)
-                if published:
+            while not self._stop.is_set():
+                if self._step(self.publish_once):
                     self._due.set()
                 else:
-                    wake.wait(idle_s)
-                    wake.clear()
+                    self._wake.wait(idle_s)
+                    self._wake.clear()
         finally:
             self._due.set()
             delivering.join()
+            self._stop.clear()
         return self.report
 
-    def _deliver_until(self, stop: threading.Event, idle_s: float) -> None:
-        while not stop.is_set():
+    def stop(self) -> None:
+        """Ask :meth:`run` (both its threads) to finish the round and return (the relay can
+        then :meth:`finish` or run again), or a :meth:`finish` in progress to stop trying
+        deliveries."""
+        self._stop.set()
+        self._wake.set()
+        self._due.set()
+
+    def finish(self, every_due: bool = True) -> None:
+        """Publish what is left in the outbox, then try the deliveries due: every one (until
+        none is due or :meth:`stop`), or a single round."""
+        self.publish_all()
+        while self.deliver_once() and every_due and not self._stop.is_set():
+            pass
+
+    def _deliver_until_stopped(self, idle_s: float) -> None:
+        while not self._stop.is_set():
             if not self._step(self.deliver_once):
                 self._due.wait(idle_s)
                 self._due.clear()
@@ -283,11 +288,22 @@ class Relay:
             return 0
 
     def close(self) -> None:
+        """Release the HTTP pool, the SIEM connections and the alert publisher."""
         self._pool.shutdown(wait=True)
         self._http.close()
         for sender in self._senders.values():
             sender.close()
+        self.publisher.close()
 
 
-def _ms_since(started: datetime) -> int:
-    return int((datetime.now(UTC) - started).total_seconds() * 1000)
+_OUTCOMES = {
+    relaying.DELIVERED: ("delivered", "delivered"),
+    relaying.PENDING: ("retried", "retry"),
+    relaying.FAILED: ("failed", "failed"),
+}
+"""Each status an attempt leaves its delivery in: the report's count of it, and the
+``outcome`` label of the attempts counter."""
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from tests.seeding import DATABASE_KINDS
 from tests.services import (
     RoleUrls,
+    fresh_schema,
     kafka_bootstrap,
     postgres_roles,
     postgres_url,
@@ -125,15 +126,8 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def pg_url(postgres_test_url: str, unique_name: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL schema for this test, as a database URL using it."""
-    base = postgres_test_url
-    engine = sa.create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{unique_name}"'))
-    separator = "&" if "?" in base else "?"
-    yield f"{base}{separator}options=-csearch_path%3D{unique_name}"
-    with engine.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{unique_name}" CASCADE'))
-    engine.dispose()
+    with fresh_schema(postgres_test_url, unique_name) as url:
+        yield url
 
 
 @pytest.fixture(params=DATABASE_KINDS)

@@ -5,14 +5,34 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
 
 if TYPE_CHECKING:
     from devservices.kafka_secure import SecureKafka
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def fresh_schema(base: str, name: str | None = None) -> Iterator[str]:
+    """An empty PostgreSQL schema (``name``, or a new one), dropped afterwards, as a URL of
+    the server at ``base`` that uses it."""
+    name = name or f"t{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{name}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+        engine.dispose()
 
 
 def docker_available() -> bool:

@@ -57,26 +57,27 @@ def open_relay(
 
 @contextmanager
 def relay_running(
-    relay: Relay, wake: threading.Event | None = None, *, drain: bool = False
+    relay: Relay | None, wake: threading.Event | None = None, *, drain: bool = False
 ) -> Iterator[threading.Event]:
     """Run ``relay`` in a thread for the block; yield the event that wakes it (set it when
     new alerts may be in the outbox). Leaving the block stops the thread, then publishes
     what is left and tries the deliveries then due: every one with ``drain`` (a projector
     run until caught up), else one round (a projector asked to stop; the rest wait in the
-    database for the next relay)."""
-    stop, wake = threading.Event(), wake or threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop, wake), name="relay", daemon=True)
+    database for the next relay). The relay is closed afterwards. Without a relay, nothing
+    runs."""
+    wake = wake or threading.Event()
+    if relay is None:
+        yield wake
+        return
+    thread = threading.Thread(target=relay.run, args=(wake,), name="relay", daemon=True)
     thread.start()
     try:
         yield wake
     finally:
-        stop.set()
-        wake.set()
+        relay.stop()
         thread.join()
         try:
-            relay.publish_all()
-            while relay.deliver_once() and drain:
-                pass
+            relay.finish(every_due=drain)
         except Exception:
             log.exception("the relay could not finish publishing; the outbox keeps the rest")
         report = relay.report
@@ -85,4 +86,3 @@ def relay_running(
             report.published, report.delivered, report.retried, report.failed,
         )
         relay.close()
-        relay.publisher.close()

@@ -30,7 +30,6 @@ from projections.chain.signing import SigningKey, SigningKeyError
 from projections.db.engine import create_engine_for
 from projections.db.migrate import upgrade
 from projections.write.store import ApplyResult, ProjectionStore
-from relay.relay import Relay
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +141,7 @@ def run_projector(
             on_batch=after_batch,
         )
         try:
-            with stop_on_signals(projector), _relay(relaying, wake, until_caught_up):
+            with stop_on_signals(projector), relay_running(relaying, wake, drain=until_caught_up):
                 report = projector.run()
             if checkpointer is not None:
                 checkpointer.finish()
@@ -166,16 +165,6 @@ def _opened(what: str, settings: Settings, opening: Callable[[], _Opened]) -> _O
             f"the {what} producer could not reach Kafka at "
             f"{settings.kafka_bootstrap_servers}: {exc}"
         ) from None
-
-
-@contextmanager
-def _relay(relaying: Relay | None, wake: threading.Event, drain: bool) -> Iterator[None]:
-    """Run the relay beside the projector, woken by ``wake``, when there is one."""
-    if relaying is None:
-        yield
-        return
-    with relay_running(relaying, wake, drain=drain):
-        yield
 
 
 def _checkpointer(

@@ -4,17 +4,15 @@ tools security teams run, and what each target answered."""
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from client_audit.cli.alert_wiring import alert_config_of, open_relay
 from client_audit.cli.context import settings_of
+from client_audit.cli.project_wiring import stop_on_signals
 from client_audit.cli.query import query_connection
 from client_audit.output import Format, default_format, write_rows
 from projections.alerts.outbox import backfill_outbox
@@ -65,24 +63,14 @@ def relay(
             made = backfill_outbox(connection, config.rules, datetime.now(UTC))
         click.echo(f"{made} alerts made for flagged entries that had none", err=True)
     relaying = open_relay(settings, engine, config, batch_size)
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if until_idle:
-            relaying.publish_all()
-            while not stop.is_set() and relaying.deliver_once():
-                pass
-        else:
-            relaying.run(stop)
+        with stop_on_signals(relaying):
+            if until_idle:
+                relaying.finish()
+            else:
+                relaying.run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         relaying.close()
-        relaying.publisher.close()
         engine.dispose()
     report = relaying.report
     click.echo(json.dumps({

@@ -23,13 +23,11 @@ from projections.model.anomalies import Anomaly
 def outbox_rows(
     entries: Sequence[Mapping[str, Any]], rules: AlertRules, flagged_at: datetime
 ) -> list[dict[str, Any]]:
-    """The outbox rows of the flagged ones among ``entries`` (audit rows as the store writes
-    them, chain hash and leaf index included), each silenced or not as ``rules`` decide at
+    """The outbox rows of flagged ``entries`` (audit rows as the store writes them, chain
+    hash and leaf index included), each silenced or not as ``rules`` decide at
     ``flagged_at``."""
     rows = []
     for entry in entries:
-        if not entry["is_anomaly"]:
-            continue
         kinds = tuple(Anomaly(name) for name in entry["anomalies"])
         rows.append({
             "alert_id": alert_id_of(entry["event_id"], kinds),

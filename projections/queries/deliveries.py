@@ -39,6 +39,12 @@ class DeliveryAttempt(RowModel):
     duration_ms: int | None
 
 
+_NOT_TRIED: dict[str, None] = dict.fromkeys(
+    ("attempt", "at", "succeeded", "status_code", "result", "duration_ms")
+)
+"""The attempt fields of a delivery not tried yet."""
+
+
 def delivery_attempts(
     connection: Connection,
     *,
@@ -81,20 +87,6 @@ def delivery_attempts(
         ).mappings():
             tried.setdefault(made["delivery_id"], []).append(dict(made))
         for found in page:
-            delivery = {
-                key: found[key] for key in (
-                    "delivery_id", "alert_id", "credential_id", "kinds", "target",
-                    "target_kind", "status", "attempts", "next_attempt_at", "delivered_at",
-                )
-            }
             for attempt in tried.get(found["delivery_id"], [{}]):
-                yield DeliveryAttempt.model_validate({
-                    **delivery,
-                    "attempt": attempt.get("attempt"),
-                    "at": attempt.get("at"),
-                    "succeeded": attempt.get("succeeded"),
-                    "status_code": attempt.get("status_code"),
-                    "result": attempt.get("result"),
-                    "duration_ms": attempt.get("duration_ms"),
-                })
+                yield DeliveryAttempt.model_validate({**found, **_NOT_TRIED, **attempt})
         after = ids[-1]

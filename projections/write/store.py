@@ -15,6 +15,7 @@ from projections.alerts.outbox import outbox_rows, write_outbox
 from projections.alerts.rules import AlertRules
 from projections.chain import heads as chain_heads
 from projections.chain.nodes import node_appender
+from projections.db.backends import RowSink
 from projections.db.engine import write_transaction
 from projections.db.history import histories
 from projections.db.rows import payload_of
@@ -136,14 +137,9 @@ class ProjectionStore:
             frontiers = {key: head.merkle_frontier() for key, head in heads.items()}
             flagged: list[Mapping[str, Any]] = []
             with writes.audit_appender(connection) as append:
-
-                def append_noting_flagged(row: Mapping[str, Any]) -> None:
-                    append(row)
-                    if row["is_anomaly"]:
-                        flagged.append(row)
-
+                sink = append if self._alerts is None else _noting_flagged(append, flagged)
                 moved, completed = append_chained(
-                    outcome.entries, heads, frontiers, projected_at, append_noting_flagged
+                    outcome.entries, heads, frontiers, projected_at, sink
                 )
             with node_appender(connection) as nodes:
                 for key, emitted in completed.items():
@@ -172,6 +168,18 @@ def _histories(
     if credential_ids:
         found.update(histories(connection, credential_ids))
     return found
+
+
+def _noting_flagged(append: RowSink, flagged: list[Mapping[str, Any]]) -> RowSink:
+    """``append``, also keeping the rows of flagged entries in ``flagged`` (for the alert
+    outbox)."""
+
+    def sink(row: Mapping[str, Any]) -> None:
+        append(row)
+        if row["is_anomaly"]:
+            flagged.append(row)
+
+    return sink
 
 
 def _conflicting(

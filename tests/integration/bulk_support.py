@@ -3,9 +3,6 @@ two projections side by side (what must be equal between a live projection and a
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -126,22 +123,6 @@ def index_definitions(database_url: str) -> dict[str, str]:
                 )
             return {name: definition for name, definition in connection.execute(query)}
     finally:
-        engine.dispose()
-
-
-@contextmanager
-def fresh_schema(base: str) -> Iterator[str]:
-    """An empty PostgreSQL schema, dropped afterwards, as a URL that uses it."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{name}"
-    finally:
-        with engine.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
         engine.dispose()
 
 

@@ -24,13 +24,13 @@ from projections.write.store import ProjectionStore, RefusedEventsError
 from schemas.models import LifecycleEvent
 from tests.integration.bulk_support import (
     differing,
-    fresh_schema,
     index_definitions,
     stored_text,
     surprising_events,
     tables,
 )
 from tests.seeding import DATABASE_KINDS, place
+from tests.services import fresh_schema
 
 pytestmark = pytest.mark.integration
 
