@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -73,6 +72,7 @@ from tests.builders import (
     history,
 )
 from tests.seeding import DATABASE_KINDS, contents, seed, topic_name
+from tests.services import fresh_schema
 
 pytestmark = pytest.mark.integration
 
@@ -263,18 +263,8 @@ def fresh_database(kind: str, request: pytest.FixtureRequest) -> Iterator[str]:
         folder: Path = request.getfixturevalue("tmp_path_factory").mktemp("queries")
         yield f"sqlite:///{folder / 'audit.db'}"
         return
-    base: str = request.getfixturevalue("postgres_test_url")
-    schema = f"q{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(request.getfixturevalue("postgres_test_url")) as url:
+        yield url
 
 
 def seed_history(database_url: str, topic: str) -> None:
