@@ -49,12 +49,12 @@ class EventLedger:
             return len(self._memory)
         return int(self._spill.execute("SELECT count(*) FROM ledger").fetchone()[0])
 
-    def known(self, event_ids: Collection[str]) -> dict[str, Digest]:
+    def known(self, event_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Digest]:
         """The digest of each of ``event_ids`` already recorded."""
-        keys = {uuid.UUID(event_id).bytes: event_id for event_id in event_ids}
+        keys = {event_id.bytes: event_id for event_id in event_ids}
         if self._spill is None:
             return {keys[key]: self._memory[key] for key in keys if key in self._memory}
-        found: dict[str, Digest] = {}
+        found: dict[uuid.UUID, Digest] = {}
         lookup = "SELECT digest FROM ledger WHERE event_id = ?"
         for key, event_id in keys.items():
             row = self._spill.execute(lookup, (key,)).fetchone()
@@ -62,9 +62,9 @@ class EventLedger:
                 found[event_id] = row[0]
         return found
 
-    def record(self, digests: Iterable[tuple[str, Digest]]) -> None:
+    def record(self, digests: Iterable[tuple[uuid.UUID, Digest]]) -> None:
         """Remember recorded event ids with their payload digests."""
-        rows = ((uuid.UUID(event_id).bytes, digest) for event_id, digest in digests)
+        rows = ((event_id.bytes, digest) for event_id, digest in digests)
         if self._spill is None:
             self._memory.update(rows)
             if len(self._memory) > self.memory_limit:

@@ -13,8 +13,9 @@ written:
   sequences, by the one index kept for that);
 - each batch commits its audit rows and Merkle nodes only (COPY on PostgreSQL), with
   relaxed durability, and the in-memory state moves once it has committed;
-- :meth:`BulkStore.finish` writes every state, head and position, builds the secondary
-  indexes dropped by :meth:`BulkStore.begin` and deletes the marker row ``begin`` wrote.
+- :meth:`BulkStore.finish` writes every state (COPY on PostgreSQL), head and position,
+  builds the secondary indexes dropped by :meth:`BulkStore.begin` and deletes the marker
+  row ``begin`` wrote.
 
 It writes nothing else: no alerts, no checkpoints (a replay sends and signs nothing).
 """
@@ -32,7 +33,6 @@ from projections.bulk.ledger import EventLedger, payload_digest
 from projections.chain.heads import EMPTY_CHAIN, ChainHead
 from projections.chain.nodes import NODE_COLUMNS, NodeWriter
 from projections.db.backends import DeferredIndex, backend_of
-from projections.db.chunks import chunks
 from projections.db.history import histories
 from projections.db.rows import payload_of, state_row
 from projections.db.tables import (
@@ -66,10 +66,6 @@ is read back by (credential, sequence), as the live store reads it."""
 
 DEFERRED_TABLES = ("audit_log",)
 """Tables whose other secondary indexes are dropped for the load and built at the end."""
-
-STATE_CHUNK = 5000
-"""Credential rows inserted per statement at the end."""
-
 
 class BulkLoadError(RuntimeError):
     """The bulk store cannot load into this database (not empty, or a load not begun)."""
@@ -157,16 +153,21 @@ class BulkStore:
         check_offsets(batch, next_offsets)
         candidates, conflicts = unique_events(batch)
         payloads = {event_id: payload_of(p.event) for event_id, p in candidates.items()}
-        digests = {event_id: payload_digest(payload) for event_id, payload in payloads.items()}
-        recorded = self.ledger.known(candidates)
-        for event_id in sorted(recorded):
+        digests = {
+            positioned.event.event_id: payload_digest(payloads[event_id])
+            for event_id, positioned in candidates.items()
+        }
+        recorded = self.ledger.known(digests)
+        for event_id in sorted(recorded, key=str):
             if recorded[event_id] != digests[event_id]:
-                conflicts.append(
-                    (candidates[event_id], conflict_reason(candidates[event_id], "earlier"))
-                )
+                positioned = candidates[str(event_id)]
+                conflicts.append((positioned, conflict_reason(positioned, "earlier")))
         if conflicts:
             raise RefusedEventsError(conflicts)
-        fresh = [positioned for key, positioned in candidates.items() if key not in recorded]
+        fresh = [
+            positioned for positioned in candidates.values()
+            if positioned.event.event_id not in recorded
+        ]
         moved: dict[PartitionKey, ChainHead] = {}
         changed: dict[str, CredentialState] = {}
         counts: Counter[Any] = Counter()
@@ -179,8 +180,7 @@ class BulkStore:
         self._states.update(changed)
         self._heads.update(moved)
         self.ledger.record(
-            (str(positioned.event.event_id), digests[str(positioned.event.event_id)])
-            for positioned in fresh
+            (positioned.event.event_id, digests[positioned.event.event_id]) for positioned in fresh
         )
         for key, offset in next_offsets.items():
             self._positions[key] = max(self._positions.get(key, offset), offset)
@@ -250,9 +250,11 @@ class BulkStore:
         connection = self.connection
         updated_at = self._clock()
         with connection.begin():
-            for chunk in chunks([state_row(state) for _key, state in sorted(self._states.items())],
-                                STATE_CHUNK):
-                connection.execute(insert(credentials), list(chunk))
+            rows = [state_row(state) for _key, state in sorted(self._states.items())]
+            if rows:
+                with self._backend.bulk_appender(connection, credentials, list(rows[0])) as add:
+                    for row in rows:
+                        add(row)
             if self._heads:
                 connection.execute(insert(audit_chain_heads), [
                     {"topic": topic, "partition": partition, "last_offset": head.last_offset,

@@ -16,7 +16,7 @@ def test_equal_payloads_have_equal_digests_and_others_do_not() -> None:
 
 
 def test_the_ledger_answers_the_same_before_and_after_it_spills_to_disk() -> None:
-    ids = [str(uuid.uuid4()) for _ in range(10)]
+    ids = [uuid.uuid4() for _ in range(10)]
     ledger = EventLedger(memory_limit=5)
     try:
         ledger.record((event_id, bytes([number])) for number, event_id in enumerate(ids[:4]))
