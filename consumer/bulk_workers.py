@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 from collections import Counter
@@ -66,6 +67,21 @@ def peak_memory_kib() -> int:
     except OSError:
         pass
     return 0
+
+
+AUTOMATIC_MINIMUM = 50_000
+"""Messages below which an automatic bulk replay stays in one process: starting a worker
+(a fresh interpreter, its imports, its Kafka and database connections) costs more than it
+saves."""
+
+
+def automatic_workers(counts: Mapping[int, int], cpus: int | None = None) -> int:
+    """Worker processes for a bulk replay of ``counts`` (partition -> messages): one per
+    processor, no more than the partitions with messages, one for a small replay."""
+    busy = sum(1 for count in counts.values() if count > 0)
+    if sum(counts.values()) < AUTOMATIC_MINIMUM:
+        return 1
+    return max(1, min(cpus or os.cpu_count() or 1, busy))
 
 
 def share_partitions(counts: Mapping[int, int], workers: int) -> list[frozenset[int]]:

@@ -29,7 +29,12 @@ import sqlalchemy as sa
 from kafka.errors import KafkaError
 from sqlalchemy.exc import IntegrityError
 
-from consumer.bulk_workers import WorkerTask, run_workers, share_partitions
+from consumer.bulk_workers import (
+    WorkerTask,
+    automatic_workers,
+    run_workers,
+    share_partitions,
+)
 from consumer.errors import ReplayError, TopicUnavailableError
 from consumer.intake import Intake, RefusedMessage
 from consumer.metrics import ProjectorMetrics
@@ -220,13 +225,19 @@ class Replay:
         progress: Progress | None = None,
         client_options: Mapping[str, Any] | None = None,
         bulk: bool = False,
-        workers: int = 1,
+        workers: int | None = 1,
     ) -> None:
+        """``workers``: processes sharing the partitions of a bulk replay into PostgreSQL
+        (None: :func:`~consumer.bulk_workers.automatic_workers`); SQLite and live replays
+        use one."""
         self.plan = plan
         self._settings = (bootstrap_servers, database_url, batch_size, timeout_s,
                           dict(client_options or {}))
         self._engine = create_engine_for(database_url)
-        self._workers = workers if bulk and backend_of(self._engine).name == "postgresql" else 1
+        counts = {p: end - plan.start_offsets.get(p, 0) for p, end in plan.end_offsets.items()}
+        if not bulk or backend_of(self._engine).name != "postgresql":
+            workers = 1
+        self._workers = automatic_workers(counts) if workers is None else workers
         self._stop = multiprocessing.get_context("spawn").Event()
         self._bulk = BulkStore(self._engine, plan.topic) if bulk else None
         self._store: ProjectionStore | BulkStore = self._bulk or ProjectionStore(self._engine)

@@ -1,4 +1,4 @@
-"""Click parameter types for the domain: UTC instants with an offset, actors."""
+"""Click parameter types for the domain: UTC instants with an offset, actors, worker counts."""
 
 from __future__ import annotations
 
@@ -50,6 +50,31 @@ class ActorParam(click.ParamType):  # type: ignore[type-arg]
         except ValueError:
             self.fail(f"actor kind {kind!r} is not one of user, system", param, ctx)
         return {"kind": actor_kind.value, "id": identity}
+
+
+class WorkerCount(click.ParamType):  # type: ignore[type-arg]
+    """``auto`` (None: the command chooses) or a number of processes from 1 to ``most``."""
+
+    name = "auto|N"
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | None:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            count = value
+        elif str(value).strip().lower() == "auto":
+            return None
+        else:
+            try:
+                count = int(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is neither auto nor a whole number", param, ctx)
+        if count is not None and not 1 <= count <= self.most:
+            self.fail(f"must be auto or a number from 1 to {self.most} (got {count})", param, ctx)
+        return count
 
 
 INSTANT = Instant()

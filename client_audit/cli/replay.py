@@ -30,7 +30,7 @@ from client_audit.cli.forensics_io import (
     print_record,
     shown,
 )
-from client_audit.cli.params import INSTANT
+from client_audit.cli.params import INSTANT, WorkerCount
 from client_audit.cli.project_wiring import stop_on_signals
 from client_audit.settings import Settings
 from consumer.errors import ConsumerError
@@ -101,7 +101,7 @@ def run_replay(
     batch_size: int = 5000,
     progress: bool = True,
     live: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> ReplayOutcome:
     """Replay the lifecycle topic into the database at ``into``, with a progress bar on stderr.
 
@@ -187,8 +187,9 @@ def summary_of(outcome: ReplayOutcome, into: str, since: datetime | None) -> Rep
 @click.option("--live", is_flag=True,
               help="Apply batch by batch through the live projector's store (indexes kept, "
                    "state written every batch) instead of the bulk load.")
-@click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
-              help="Processes sharing the partitions of a bulk replay into PostgreSQL "
+@click.option("--workers", type=WorkerCount(64), default="auto", show_default=True,
+              help="Processes sharing the partitions of a bulk replay into PostgreSQL; auto: "
+                   "one per processor, at most one per partition, one below 50,000 messages "
                    "(SQLite and --live replays use one).")
 @click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=5000,
               show_default=True, help="Most events applied in one database transaction.")
@@ -196,7 +197,7 @@ def summary_of(outcome: ReplayOutcome, into: str, since: datetime | None) -> Rep
 @format_option
 @click.pass_context
 def replay(ctx: click.Context, into: str, since: datetime | None, resume: bool, live: bool,
-           workers: int, batch_size: int, progress: bool, output: str | None) -> None:
+           workers: int | None, batch_size: int, progress: bool, output: str | None) -> None:
     """Rebuild the current-state table and audit log from the lifecycle topic into --into.
 
     Reads every partition without a consumer group (the projector's group and offsets are
