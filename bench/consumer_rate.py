@@ -8,18 +8,18 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.figures import Figure
 from bench.stream import BenchTopic
-from consumer.collector import batch_collector
+from consumer.collector import BatchCollector, batch_collector
 from schemas.codec import EventCodec
 
 
 def _read(topic: BenchTopic, decode: bool) -> float:
     """Events per second of one read of the whole topic, with the projector's collector
     settings (:mod:`consumer.collector`), so the yardstick and the projection compare alike."""
-    with batch_collector():
-        return _timed_read(topic, decode)
+    with batch_collector() as collector:
+        return _timed_read(topic, decode, collector)
 
 
-def _timed_read(topic: BenchTopic, decode: bool) -> float:
+def _timed_read(topic: BenchTopic, decode: bool, collector: BatchCollector) -> float:
     codec = EventCodec()
     consumer = KafkaConsumer(
         bootstrap_servers=topic.bootstrap,
@@ -39,6 +39,7 @@ def _timed_read(topic: BenchTopic, decode: bool) -> float:
                 if decode:
                     for record in records:
                         codec.decode(record.value)
+            collector.after_batch()
         return topic.events / (time.perf_counter() - started)
     finally:
         consumer.close()

@@ -26,7 +26,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from consumer.collector import batch_collector
+from consumer.collector import BatchCollector, batch_collector
 from consumer.errors import DeadLetterError
 from consumer.hooks import BatchObserver, BatchStore, DeadLetterSink
 from consumer.intake import Intake, RefusedMessage, sort_records
@@ -194,8 +194,8 @@ class Projector:
 
     def run(self) -> ProjectorReport:
         """Project until stopped or caught up; the garbage collector is tuned meanwhile."""
-        with batch_collector():
-            return self._run()
+        with batch_collector() as collector:
+            return self._run(collector)
 
     @property
     def consumer(self) -> TopicConsumer:
@@ -203,19 +203,17 @@ class Projector:
             raise RuntimeError("the projector is not running")
         return self._consumer
 
-    def _run(self) -> ProjectorReport:
+    def _run(self, collector: BatchCollector) -> ProjectorReport:
         started = time.monotonic()
         self._consumer = self._consumer_factory(self.config.reader())
         try:
             self._targets = self._end_offsets() if self.config.until_caught_up else {}
             self._attach()
             while not self._stop.is_set():
-                polled = self.consumer.poll(
-                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
-                )
-                records = [record for batch in polled.values() for record in batch]
-                if records:
-                    self._process(records)
+                if self._poll_and_process():
+                    collector.after_batch()
+                else:
+                    collector.idle()
                 self.report.elapsed_s = time.monotonic() - started
                 self._log_progress()
                 if self.config.until_caught_up and self._caught_up():
@@ -226,6 +224,16 @@ class Projector:
             self.consumer.close(autocommit=False)
             self._log_progress(force=True)
         return self.report
+
+    def _poll_and_process(self) -> bool:
+        """Poll once and process what came (True); the batch is released on return."""
+        polled = self.consumer.poll(
+            timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
+        )
+        records = [record for batch in polled.values() for record in batch]
+        if records:
+            self._process(records)
+        return bool(records)
 
     def _partitions(self) -> list[TopicPartition]:
         found = topic_partitions(self.consumer, self.config.topic, self.config.timeout_s)
