@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from projections.bulk import indexes
 from projections.bulk.ledger import EventLedger, payload_digest
 from projections.chain.heads import EMPTY_CHAIN, ChainHead
 from projections.chain.nodes import NODE_COLUMNS, NodeWriter
@@ -238,12 +239,16 @@ class BulkStore:
         self.complete(deferred)
 
     def discard_rows(self) -> None:
-        """Delete every row a load wrote (the marker and the dropped indexes stay), so that
-        another load starts over in the prepared store."""
+        """Delete every row a load wrote and drop again the deferred indexes a failed
+        :meth:`complete` built (the marker stays), so that another load starts over in the
+        prepared store."""
         with self._engine.connect() as connection, connection.begin():
             for table in (merkle_nodes, audit_log, merkle_logs, credentials, audit_chain_heads,
                           consumer_positions):
                 connection.execute(delete(table))
+            for index in indexes.present(connection, self._backend, DEFERRED_TABLES,
+                                         self._deferred):
+                connection.exec_driver_sql(index.drop)
 
     def write_state(self) -> None:
         """Write every state, chain head and position held in memory."""
@@ -272,17 +277,19 @@ class BulkStore:
                  len(self._states), len(self._positions))
 
     def complete(self, deferred: Sequence[DeferredIndex] | None = None) -> None:
-        """Build the deferred indexes (those :meth:`prepare` dropped, or ``deferred``) and
-        delete the marker row, durably. A unique constraint that a repeated event id
-        breaks fails here (IntegrityError), and the marker stays."""
+        """Build the deferred indexes (those :meth:`prepare` dropped, or ``deferred``) that
+        are missing (:mod:`projections.bulk.indexes`) and delete the marker row, durably. A
+        unique constraint that a repeated event id breaks fails here (IntegrityError), and
+        the marker stays."""
         opened = self._connection is None
         if opened:
             self.open()
         connection = self.connection
         try:
             with connection.begin():
-                for index in self._deferred if deferred is None else deferred:
-                    connection.exec_driver_sql(index.create)
+                wanted = indexes.missing(connection, self._backend, DEFERRED_TABLES,
+                                         self._deferred if deferred is None else deferred)
+            indexes.build(self._engine, connection, self._backend, wanted)
             self._backend.restore_durability(connection)
             with connection.begin():
                 connection.execute(delete(bulk_loads).where(bulk_loads.c.topic == self._topic))
