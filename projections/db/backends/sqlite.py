@@ -12,6 +12,7 @@ import ipaddress
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -163,14 +164,19 @@ class SqliteBackend(Backend):
         processors = [
             table.c[name].type._cached_bind_processor(connection.dialect) for name in columns
         ]
-        take = [(name, processor) for name, processor in zip(columns, processors, strict=True)]
+        converted = [
+            (position, processor)
+            for position, processor in enumerate(processors)
+            if processor is not None
+        ]
+        take = itemgetter(*columns)
         rows: list[tuple[Any, ...]] = []
 
         def append(row: Mapping[str, Any]) -> None:
-            rows.append(tuple(
-                row[name] if processor is None else processor(row[name])
-                for name, processor in take
-            ))
+            values = list(take(row)) if len(columns) > 1 else [take(row)]
+            for position, processor in converted:
+                values[position] = processor(values[position])
+            rows.append(tuple(values))
 
         yield append
         if rows:
