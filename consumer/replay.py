@@ -261,6 +261,11 @@ class Replay:
             on_batch=self._progress.after_batch,
         )
 
+    @property
+    def workers(self) -> int:
+        """Processes that load the replay (1: this one)."""
+        return self._workers
+
     def stop(self) -> None:
         """Ask the replay (every worker of it) to finish its current batch and leave."""
         self._stop.set()
