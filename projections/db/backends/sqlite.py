@@ -133,16 +133,6 @@ class SqliteBackend(Backend):
         """SQLite's default BINARY collation compares UTF-8 bytes: code-point order."""
         return column
 
-    @contextlib.contextmanager
-    def appender(
-        self, connection: Connection, table: Table, columns: Sequence[str]
-    ) -> Iterator[RowSink]:
-        """Rows gathered, then inserted with one prepared statement when the block ends."""
-        rows: list[Mapping[str, Any]] = []
-        yield rows.append
-        if rows:
-            connection.execute(table.insert(), rows)
-
     def upsert(
         self, connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
     ) -> None:
@@ -155,12 +145,13 @@ class SqliteBackend(Backend):
         connection.execute(statement, list(rows))
 
     @contextlib.contextmanager
-    def bulk_appender(
+    def appender(
         self, connection: Connection, table: Table, columns: Sequence[str]
     ) -> Iterator[RowSink]:
         """Rows converted by the columns' own bind processors (so the stored values are
         those an INSERT through SQLAlchemy stores), then given to the driver's
-        ``executemany`` when the block ends."""
+        ``executemany`` when the block ends. The live store's path and the bulk load's
+        (:meth:`Backend.bulk_appender` is this)."""
         processors = [
             table.c[name].type._cached_bind_processor(connection.dialect) for name in columns
         ]
