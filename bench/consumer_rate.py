@@ -34,12 +34,14 @@ def _timed_read(topic: BenchTopic, decode: bool, collector: BatchCollector) -> f
         seen = 0
         started = time.perf_counter()
         while seen < topic.events:
-            for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
+            polled = consumer.poll(timeout_ms=1000, max_records=10_000)
+            for records in polled.values():
                 seen += len(records)
                 if decode:
                     for record in records:
                         codec.decode(record.value)
-            collector.after_batch()
+            if polled:
+                collector.after_batch()
         return topic.events / (time.perf_counter() - started)
     finally:
         consumer.close()

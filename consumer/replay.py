@@ -61,12 +61,17 @@ class ReplayPlan:
     end_offsets: dict[int, int]
 
     @property
+    def counts(self) -> dict[int, int]:
+        """Partition -> messages between its start and end offsets."""
+        return {
+            partition: max(0, end - self.start_offsets.get(partition, 0))
+            for partition, end in self.end_offsets.items()
+        }
+
+    @property
     def total(self) -> int:
         """Messages between the start and end offsets, over every partition."""
-        return sum(
-            max(0, end - self.start_offsets.get(partition, 0))
-            for partition, end in self.end_offsets.items()
-        )
+        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)
@@ -234,10 +239,9 @@ class Replay:
         self._settings = (bootstrap_servers, database_url, batch_size, timeout_s,
                           dict(client_options or {}))
         self._engine = create_engine_for(database_url)
-        counts = {p: end - plan.start_offsets.get(p, 0) for p, end in plan.end_offsets.items()}
         if not bulk or backend_of(self._engine).name != "postgresql":
             workers = 1
-        self._workers = automatic_workers(counts) if workers is None else workers
+        self._workers = automatic_workers(plan.counts) if workers is None else workers
         self._stop = multiprocessing.get_context("spawn").Event()
         self._bulk = BulkStore(self._engine, plan.topic) if bulk else None
         self._store: ProjectionStore | BulkStore = self._bulk or ProjectionStore(self._engine)
@@ -308,11 +312,10 @@ class Replay:
         bootstrap, url, batch_size, timeout_s, options = self._settings
         plan = self.plan
         bulk.prepare()
-        counts = {p: end - plan.start_offsets.get(p, 0) for p, end in plan.end_offsets.items()}
         tasks = [
             WorkerTask(plan.topic, share, plan.start_offsets, plan.end_offsets, bootstrap, url,
                        batch_size, timeout_s, options)
-            for share in share_partitions(counts, self._workers)
+            for share in share_partitions(plan.counts, self._workers)
         ]
         outcome = run_workers(tasks, self._stop, self._progress.reached)
         complete = not outcome.errors and _reached(plan, outcome.positions)

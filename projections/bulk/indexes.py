@@ -31,28 +31,24 @@ def builders() -> int:
     return max(2, min(MOST_BUILDERS, os.cpu_count() or 1))
 
 
-def missing(
-    connection: Connection, backend: Backend, tables: Sequence[str],
-    indexes: Sequence[DeferredIndex],
-) -> list[DeferredIndex]:
-    """Those of ``indexes`` that the ``tables`` do not have."""
-    present = _present(connection, backend, tables)
-    return [index for index in indexes if index.name not in present]
-
-
 def present(
     connection: Connection, backend: Backend, tables: Sequence[str],
     indexes: Sequence[DeferredIndex],
 ) -> list[DeferredIndex]:
     """Those of ``indexes`` that the ``tables`` have."""
-    found = _present(connection, backend, tables)
+    found = {
+        index.name for table in tables for index in backend.deferrable_indexes(connection, table)
+    }
     return [index for index in indexes if index.name in found]
 
 
-def _present(connection: Connection, backend: Backend, tables: Sequence[str]) -> set[str]:
-    return {
-        index.name for table in tables for index in backend.deferrable_indexes(connection, table)
-    }
+def missing(
+    connection: Connection, backend: Backend, tables: Sequence[str],
+    indexes: Sequence[DeferredIndex],
+) -> list[DeferredIndex]:
+    """Those of ``indexes`` that the ``tables`` do not have."""
+    built = present(connection, backend, tables, indexes)
+    return [index for index in indexes if index not in built]
 
 
 def build(

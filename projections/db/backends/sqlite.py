@@ -160,11 +160,11 @@ class SqliteBackend(Backend):
             for position, processor in enumerate(processors)
             if processor is not None
         ]
-        take = itemgetter(*columns)
+        take = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
         rows: list[tuple[Any, ...]] = []
 
         def append(row: Mapping[str, Any]) -> None:
-            values = list(take(row)) if len(columns) > 1 else [take(row)]
+            values = list(take(row))
             for position, processor in converted:
                 values[position] = processor(values[position])
             rows.append(tuple(values))
