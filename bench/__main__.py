@@ -72,8 +72,8 @@ def _arguments() -> argparse.Namespace:
         "--replay-workers",
         type=int,
         default=2,
-        help="with --only replay: also bulk-replay into PostgreSQL by this many worker "
-        "processes (1 skips)",
+        help="with --only replay: also bulk-replay into SQLite and PostgreSQL by this many "
+        "worker processes (1 skips)",
     )
     parser.add_argument(
         "--large-replay-into",
@@ -310,7 +310,7 @@ def _bulk_figures(
             ratios[f"bulk replay {backend} / live projection {backend} (target >= 2)"] = (
                 bulk.median / live.median
             )
-            if backend == "PostgreSQL" and arguments.replay_workers > 1:
+            if arguments.replay_workers > 1:
                 console.log(f"bulk replay into {backend} by {arguments.replay_workers} workers")
                 spread, spread_memory = bulk_replay.measure(
                     bootstrap, topic.lifecycle, backend, fresh, arguments.runs, label,
@@ -330,8 +330,6 @@ def _bulk_figures(
             replay.publish_once(bootstrap, large, events * 115 // 1000, events)
             for backend in arguments.large_replay_into:
                 for workers in sorted({1, arguments.replay_workers}):
-                    if workers > 1 and backend != "PostgreSQL":
-                        continue
                     rate, memory = bulk_replay.measure(
                         bootstrap, large, backend, stores[backend], 1,
                         f"{events:,}-event stream", workers=workers,

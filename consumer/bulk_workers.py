@@ -6,8 +6,10 @@ repeated in two partitions is the one thing two workers cannot see. The coordina
 process prepares the store (marker row, deferred indexes), the workers load and write their
 states, heads and positions, and the coordinator builds the indexes: PostgreSQL's unique
 constraint on ``event_id`` then fails on such an id, and the caller falls back to one
-process (:class:`consumer.replay.Replay`). PostgreSQL only: SQLite has one writer at a time
-and keeps its unique constraints during the load.
+process (:class:`consumer.replay.Replay`). SQLite has one writer at a time: there the
+workers but the first load into scratch copies that the coordinator merges into the target
+(:mod:`projections.bulk.scratch`), where the unique constraints, kept during the load,
+refuse such an id.
 """
 
 from __future__ import annotations

@@ -40,8 +40,9 @@ from consumer.intake import Intake, RefusedMessage
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from consumer.reading import ReaderSettings, open_consumer, topic_partitions
+from projections.bulk.scratch import loads_in_parallel, worker_stores
 from projections.bulk.store import BulkStore
-from projections.db.backends import DeferredIndex, backend_of
+from projections.db.backends import DeferredIndex
 from projections.db.engine import create_engine_for
 from projections.db.tables import audit_log, bulk_loads, consumer_positions, credentials
 from projections.write.store import ApplyResult, ProjectionStore
@@ -232,14 +233,14 @@ class Replay:
         bulk: bool = False,
         workers: int | None = 1,
     ) -> None:
-        """``workers``: processes sharing the partitions of a bulk replay into PostgreSQL
-        (None: :func:`~consumer.bulk_workers.automatic_workers`); SQLite and live replays
-        use one."""
+        """``workers``: processes sharing the partitions of a bulk replay (None:
+        :func:`~consumer.bulk_workers.automatic_workers`); live replays and replays into
+        an in-memory SQLite database use one."""
         self.plan = plan
         self._settings = (bootstrap_servers, database_url, batch_size, timeout_s,
                           dict(client_options or {}))
         self._engine = create_engine_for(database_url)
-        if not bulk or backend_of(self._engine).name != "postgresql":
+        if not bulk or not loads_in_parallel(self._engine):
             workers = 1
         self._workers = automatic_workers(plan.counts) if workers is None else workers
         self._stop = multiprocessing.get_context("spawn").Event()
@@ -307,30 +308,38 @@ class Replay:
         return ReplayOutcome(self.plan, report, self._refusals.refused, positions)
 
     def _run_workers(self, bulk: BulkStore) -> ReplayOutcome:
-        """A bulk replay by worker processes (:mod:`consumer.bulk_workers`); should an event
-        id repeat across partitions, the load is discarded and done again in this process."""
+        """A bulk replay by worker processes (:mod:`consumer.bulk_workers`), each loading
+        into its store (:mod:`projections.bulk.scratch`: SQLite's are merged at the end);
+        should an event id or a credential appear in the partitions of two workers, the
+        load is discarded and done again in this process."""
         bootstrap, url, batch_size, timeout_s, options = self._settings
         plan = self.plan
         bulk.prepare()
-        tasks = [
-            WorkerTask(plan.topic, share, plan.start_offsets, plan.end_offsets, bootstrap, url,
-                       batch_size, timeout_s, options)
-            for share in share_partitions(plan.counts, self._workers)
-        ]
-        outcome = run_workers(tasks, self._stop, self._progress.reached)
-        complete = not outcome.errors and _reached(plan, outcome.positions)
-        if complete:
-            try:
-                bulk.complete()
-                return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions,
-                                     outcome.peak_memory_kib)
-            except IntegrityError as exc:
-                log.warning("an event id repeats across partitions (%s); loading again in "
-                            "one process", str(exc.orig).splitlines()[0])
-        elif outcome.errors and not any("IntegrityError" in error for error in outcome.errors):
-            raise ReplayError(f"a bulk replay worker failed: {outcome.errors[0]}")
-        elif not outcome.errors:
-            return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions)
+        shares = share_partitions(plan.counts, self._workers)
+        with worker_stores(self._engine, url, len(shares)) as stores:
+            tasks = [
+                WorkerTask(plan.topic, share, plan.start_offsets, plan.end_offsets, bootstrap,
+                           store_url, batch_size, timeout_s, options)
+                for share, store_url in zip(shares, stores.urls, strict=True)
+            ]
+            outcome = run_workers(tasks, self._stop, self._progress.reached)
+            if outcome.errors:
+                clash = next((error for error in outcome.errors if "IntegrityError" in error),
+                             None)
+                if clash is None:
+                    raise ReplayError(f"a bulk replay worker failed: {outcome.errors[0]}")
+            elif not _reached(plan, outcome.positions):
+                return ReplayOutcome(plan, outcome.report, outcome.refused, outcome.positions)
+            else:
+                try:
+                    stores.merge()
+                    bulk.complete()
+                    return ReplayOutcome(plan, outcome.report, outcome.refused,
+                                         outcome.positions, outcome.peak_memory_kib)
+                except IntegrityError as exc:
+                    clash = str(exc.orig)
+        log.warning("an event id or a credential is in the partitions of two workers (%s); "
+                    "loading again in one process", clash.splitlines()[0])
         bulk.discard_rows()
         return self._run_alone(bulk.deferred)
 

@@ -188,9 +188,10 @@ def summary_of(outcome: ReplayOutcome, into: str, since: datetime | None) -> Rep
               help="Apply batch by batch through the live projector's store (indexes kept, "
                    "state written every batch) instead of the bulk load.")
 @click.option("--workers", type=WorkerCount(64), default="auto", show_default=True,
-              help="Processes sharing the partitions of a bulk replay into PostgreSQL; auto: "
-                   "one per processor, at most one per partition, one below 50,000 messages "
-                   "(SQLite and --live replays use one).")
+              help="Processes sharing the partitions of a bulk replay (into SQLite, all but "
+                   "one load into scratch files merged at the end); auto: one per processor, "
+                   "at most one per partition, one below 50,000 messages (--live replays "
+                   "use one).")
 @click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=5000,
               show_default=True, help="Most events applied in one database transaction.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")

@@ -68,6 +68,11 @@ is read back by (credential, sequence), as the live store reads it."""
 DEFERRED_TABLES = ("audit_log",)
 """Tables whose other secondary indexes are dropped for the load and built at the end."""
 
+LOADED_TABLES = (merkle_nodes, audit_log, merkle_logs, credentials, audit_chain_heads,
+                 consumer_positions)
+"""Every table a load writes (besides its marker row), Merkle nodes before their logs."""
+
+
 class BulkLoadError(RuntimeError):
     """The bulk store cannot load into this database (not empty, or a load not begun)."""
 
@@ -243,8 +248,7 @@ class BulkStore:
         :meth:`complete` built (the marker stays), so that another load starts over in the
         prepared store."""
         with self._engine.connect() as connection, connection.begin():
-            for table in (merkle_nodes, audit_log, merkle_logs, credentials, audit_chain_heads,
-                          consumer_positions):
+            for table in LOADED_TABLES:
                 connection.execute(delete(table))
             for index in indexes.present(connection, self._backend, DEFERRED_TABLES,
                                          self._deferred):

@@ -18,7 +18,6 @@ from schemas.codec import EventCodec
 from tests.integration.bulk_support import differing, index_definitions, surprising_events, tables
 from tests.integration.forensics_support import run
 from tests.integration.projector_support import Topics, make_topics, project, publish
-from tests.services import fresh_schema
 
 pytestmark = pytest.mark.integration
 
@@ -86,48 +85,15 @@ def test_a_bulk_replay_builds_the_live_projections_tables(
 
 
 def test_a_bulk_replay_by_two_workers_builds_the_same_tables(
-    surprising_stream: Topics, live_projection: str, pg_url: str
+    surprising_stream: Topics, live_projection: str, database_url: str
 ) -> None:
-    result = run(surprising_stream, live_projection, "replay", "--into", pg_url,
+    result = run(surprising_stream, live_projection, "replay", "--into", database_url,
                  "--workers", "2", "--no-progress", "--format", "json")
 
     assert result.exit_code == 0, result.stderr
     (summary,) = json.loads(result.stdout)
     assert (summary["complete"], summary["refused"]) == (True, DEAD_LETTERS + CONFLICTS)
-    assert differing(tables(live_projection), tables(pg_url)) == {}
-
-
-def test_workers_meeting_one_event_id_in_two_partitions_load_again_in_one_process(
-    kafka_bootstrap_servers: str, unique_name: str, pg_url: str, postgres_test_url: str,
-    tmp_path: Path,
-) -> None:
-    topics = make_topics(kafka_bootstrap_servers, unique_name, partitions=2)
-    simulated = list(Simulation(SimulationConfig(credentials=40, seed=3)).events())
-    publish(topics, simulated)
-    repeated = simulated[0]
-    producer = KafkaProducer(bootstrap_servers=topics.bootstrap, acks="all")
-    for partition in (0, 1):
-        producer.send(topics.lifecycle, key=repeated.credential_id.encode(),
-                      value=EventCodec().encode(repeated), partition=partition)
-    producer.flush(30)
-    producer.close()
-    single = f"sqlite:///{tmp_path / 'single.db'}"
-
-    result = run(topics, single, "replay", "--into", pg_url, "--workers", "2",
-                 "--no-progress", "--format", "json")
-
-    assert result.exit_code == 0, result.stderr
-    (summary,) = json.loads(result.stdout)
-    assert summary["complete"] is True
-    assert summary["applied"] == len(simulated)
-    assert summary["duplicatesSkipped"] == 2, "both copies are re-deliveries of the first"
-    assert tables(pg_url)["bulk_loads"] == []
-    with fresh_schema(postgres_test_url, f"{unique_name}_migrated") as migrated:
-        upgrade(migrated)
-        assert index_definitions(pg_url) == index_definitions(migrated), (
-            "the indexes the failed concurrent build made were dropped for the load in one "
-            "process and every one is there at the end"
-        )
+    assert differing(tables(live_projection), tables(database_url)) == {}
 
 
 def test_verify_finds_a_bulk_replay_equal_to_the_live_projection(

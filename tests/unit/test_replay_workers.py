@@ -1,6 +1,6 @@
-"""How many processes a replay loads with: chosen from the plan on PostgreSQL bulk
-replays, one for SQLite and for replays through the live store. (No connection is opened:
-building a replay only creates its engine.)"""
+"""How many processes a replay loads with: chosen from the plan for bulk replays into
+PostgreSQL and SQLite files, one into an in-memory SQLite database and for replays through
+the live store. (No connection is opened: building a replay only creates its engine.)"""
 
 from __future__ import annotations
 
@@ -29,9 +29,17 @@ def test_a_given_count_is_kept_for_a_bulk_replay_into_postgresql() -> None:
     assert Replay(SMALL, "127.0.0.1:1", POSTGRES, bulk=True, workers=3).workers == 3
 
 
-def test_sqlite_and_live_replays_load_in_one_process(tmp_path: Path) -> None:
+def test_a_bulk_replay_into_a_sqlite_file_has_workers_too(tmp_path: Path) -> None:
     sqlite = f"sqlite:///{tmp_path / 'replay.db'}"
-    assert Replay(LARGE, "127.0.0.1:1", sqlite, bulk=True, workers=None).workers == 1
-    assert Replay(LARGE, "127.0.0.1:1", sqlite, bulk=True, workers=4).workers == 1
+    assert Replay(LARGE, "127.0.0.1:1", sqlite, bulk=True, workers=None).workers == 2
+    assert Replay(SMALL, "127.0.0.1:1", sqlite, bulk=True, workers=None).workers == 1
+    assert Replay(SMALL, "127.0.0.1:1", sqlite, bulk=True, workers=3).workers == 3
+
+
+@pytest.mark.parametrize("memory", ["sqlite://", "sqlite:///:memory:",
+                                    "sqlite:///file:replay.db?uri=true"])
+def test_sqlite_in_memory_or_by_uri_and_live_replays_load_in_one_process(memory: str) -> None:
+    assert Replay(LARGE, "127.0.0.1:1", memory, bulk=True, workers=None).workers == 1
+    assert Replay(LARGE, "127.0.0.1:1", memory, bulk=True, workers=4).workers == 1
     assert Replay(LARGE, "127.0.0.1:1", POSTGRES, bulk=False, workers=None).workers == 1
     assert Replay(LARGE, "127.0.0.1:1", POSTGRES, bulk=False, workers=4).workers == 1
