@@ -14,8 +14,10 @@ indexes are built. The scratch directory is removed when the block ends, whateve
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,8 @@ from sqlalchemy.sql.expression import Executable
 from projections.bulk.store import LOADED_TABLES
 from projections.db.backends import backend_of
 from projections.db.tables import audit_log, merkle_logs, merkle_nodes
+
+log = logging.getLogger(__name__)
 
 SCRATCH_PREFIX = ".client-audit-bulk-"
 """The scratch directory's name begins so, beside the SQLite target."""
@@ -72,6 +76,7 @@ class WorkerStores:
         if not self.scratch:
             return
         aliases = [f"bulk_worker_{index}" for index in range(len(self.scratch))]
+        started = time.perf_counter()
         try:
             with self.engine.connect() as connection:
                 driver = _driver(connection)
@@ -81,14 +86,16 @@ class WorkerStores:
                     driver.execute(f"ATTACH DATABASE ? AS {alias}", (str(path),))
                 try:
                     with connection.begin():
-                        for alias in aliases:
-                            for statement in merge_statements(alias):
-                                connection.execute(statement)
+                        merged = sum(connection.execute(statement).rowcount
+                                     for alias in aliases
+                                     for statement in merge_statements(alias))
                 finally:
                     for alias in aliases:
                         driver.execute(f"DETACH DATABASE {alias}")
         finally:
             self.engine.dispose()
+        log.info("merged %d rows of %d scratch stores into the target in %.1f s", merged,
+                 len(self.scratch), time.perf_counter() - started)
 
 
 @contextlib.contextmanager
