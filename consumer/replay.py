@@ -40,7 +40,7 @@ from consumer.intake import Intake, RefusedMessage
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from consumer.reading import ReaderSettings, open_consumer, topic_partitions
-from projections.bulk.scratch import loads_in_parallel, worker_stores
+from projections.bulk.scratch import ParallelLoadError, loads_in_parallel, worker_stores
 from projections.bulk.store import BulkStore
 from projections.db.backends import DeferredIndex
 from projections.db.engine import create_engine_for
@@ -311,10 +311,26 @@ class Replay:
         """A bulk replay by worker processes (:mod:`consumer.bulk_workers`), each loading
         into its store (:mod:`projections.bulk.scratch`: SQLite's are merged at the end);
         should an event id or a credential appear in the partitions of two workers, the
-        load is discarded and done again in this process."""
+        load is discarded and done again in this process, as it is when no scratch copy can
+        be made for SQLite."""
+        bulk.prepare()
+        try:
+            clash = self._load_by_workers(bulk)
+        except ParallelLoadError as exc:
+            log.warning("%s; loading in one process", exc)
+            return self._run_alone(bulk.deferred)
+        if isinstance(clash, ReplayOutcome):
+            return clash
+        log.warning("an event id or a credential is in the partitions of two workers (%s); "
+                    "loading again in one process", clash.splitlines()[0])
+        bulk.discard_rows()
+        return self._run_alone(bulk.deferred)
+
+    def _load_by_workers(self, bulk: BulkStore) -> ReplayOutcome | str:
+        """The load by the workers into the prepared store: its outcome, or what two workers
+        clashed on (an IntegrityError's message)."""
         bootstrap, url, batch_size, timeout_s, options = self._settings
         plan = self.plan
-        bulk.prepare()
         shares = share_partitions(plan.counts, self._workers)
         with worker_stores(self._engine, url, len(shares)) as stores:
             tasks = [
@@ -338,10 +354,7 @@ class Replay:
                                          outcome.positions, outcome.peak_memory_kib)
                 except IntegrityError as exc:
                     clash = str(exc.orig)
-        log.warning("an event id or a credential is in the partitions of two workers (%s); "
-                    "loading again in one process", clash.splitlines()[0])
-        bulk.discard_rows()
-        return self._run_alone(bulk.deferred)
+        return clash
 
     def _run_alone(self, deferred: list[DeferredIndex]) -> ReplayOutcome:
         """The bulk load in this process, into the store the workers prepared."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from projections.bulk.store import LOADED_TABLES
@@ -42,7 +44,8 @@ _RENUMBERED = {audit_log.name: "position", merkle_logs.name: "log_id"}
 
 
 class ParallelLoadError(RuntimeError):
-    """This database cannot be loaded by several processes (an in-memory SQLite database)."""
+    """This database cannot be loaded by several processes: an in-memory SQLite database,
+    or no scratch copy could be made beside a SQLite file (the directory, the disk)."""
 
 
 def file_database(engine: Engine) -> Path | None:
@@ -107,12 +110,19 @@ def worker_stores(engine: Engine, url: str, workers: int) -> Iterator[WorkerStor
     target = file_database(engine)
     if target is None:
         raise ParallelLoadError("an in-memory SQLite database is loaded by one process")
-    directory = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=target.parent))
+    try:
+        directory = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=target.parent))
+    except OSError as exc:
+        raise ParallelLoadError(f"no scratch directory beside {target}: {exc}") from exc
     try:
         scratch = [directory / f"worker-{index}.db" for index in range(1, workers)]
-        with engine.connect() as connection:
-            for path in scratch:
-                _driver(connection).execute("VACUUM INTO ?", (str(path),))
+        try:
+            with engine.connect() as connection:
+                for path in scratch:
+                    _driver(connection).execute("VACUUM INTO ?", (str(path),))
+        except (sqlite3.Error, SQLAlchemyError) as exc:
+            raise ParallelLoadError(f"no scratch copy of {target} in {directory}: {exc}") \
+                from exc
         urls = [url, *(engine.url.set(database=str(path)).render_as_string(False)
                        for path in scratch)]
         engine.dispose()  # no pooled session on the target while the first worker loads

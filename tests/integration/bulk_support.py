@@ -141,3 +141,9 @@ def stored_text(database_url: str) -> dict[str, tuple[Any, ...]]:
             return {row[0]: tuple(row) for row in connection.execute(query)}
     finally:
         engine.dispose()
+
+
+def refuse_directories(*_args: object, **_kwargs: object) -> str:
+    """``tempfile.mkdtemp`` in a directory this process may not write to (which root, who
+    runs these tests, cannot be refused for real)."""
+    raise PermissionError(13, "Permission denied")

@@ -15,7 +15,7 @@ from projections.bulk.store import BulkStore
 from projections.db.engine import create_engine_for
 from projections.db.migrate import upgrade
 from projections.db.tables import audit_log, bulk_loads, merkle_logs, merkle_nodes
-from tests.integration.bulk_support import tables
+from tests.integration.bulk_support import refuse_directories, tables
 
 pytestmark = pytest.mark.integration
 
@@ -129,5 +129,17 @@ def test_the_scratch_directory_goes_when_the_load_fails(tmp_path: Path) -> None:
 def test_an_in_memory_database_has_no_worker_stores(memory: str) -> None:
     engine = create_engine_for(memory)
     with pytest.raises(ParallelLoadError), worker_stores(engine, memory, 2):
+        pass
+    engine.dispose()
+
+
+def test_no_scratch_directory_is_a_parallel_load_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, engine = prepared(tmp_path)
+    monkeypatch.setattr("projections.bulk.scratch.tempfile.mkdtemp", refuse_directories)
+    with pytest.raises(ParallelLoadError, match=r"no scratch directory beside .*target\.db: "
+                                                 r".*Permission denied"), \
+            worker_stores(engine, url, 2):
         pass
     engine.dispose()

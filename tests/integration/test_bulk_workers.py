@@ -21,7 +21,12 @@ from projections.db.migrate import upgrade
 from schemas.codec import EventCodec
 from schemas.models import LifecycleEvent
 from tests.builders_projection import History
-from tests.integration.bulk_support import differing, index_definitions, tables
+from tests.integration.bulk_support import (
+    differing,
+    index_definitions,
+    refuse_directories,
+    tables,
+)
 from tests.integration.forensics_support import run
 from tests.integration.projector_support import Topics, make_topics, project, publish
 from tests.services import fresh_schema
@@ -138,3 +143,21 @@ def test_workers_meeting_one_credential_in_two_partitions_load_again_in_one_proc
     assert len(replayed["audit_log"]) == len(simulated) + 2
     assert replayed["bulk_loads"] == []
     assert scratch_left(tmp_path) == []
+
+
+def test_no_scratch_directory_beside_a_sqlite_target_loads_in_one_process(
+    kafka_bootstrap_servers: str, unique_name: str, sqlite_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topics = make_topics(kafka_bootstrap_servers, unique_name, partitions=2)
+    simulated = list(Simulation(SimulationConfig(credentials=40, seed=9)).events())
+    publish(topics, simulated)
+    live = f"sqlite:///{tmp_path / 'live.db'}"
+    project(topics, live, group=f"g{uuid.uuid4().hex[:8]}", batch_size=200)
+    monkeypatch.setattr("projections.bulk.scratch.tempfile.mkdtemp", refuse_directories)
+
+    summary, logged = replay_by_two(topics, sqlite_url, tmp_path)
+
+    assert "no scratch directory beside" in logged and "loading in one process" in logged
+    assert summary["applied"] == len(simulated)
+    assert differing(tables(live), tables(sqlite_url)) == {}
