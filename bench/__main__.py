@@ -282,16 +282,26 @@ def _pipeline_figures(
     return figures, ratios
 
 
+def _collect(collected: dict[str, Figure], *measured: Figure) -> None:
+    """Add each measured figure's samples (and runs) to the collected figure of its name."""
+    for figure in measured:
+        kept = collected.setdefault(figure.name, figure)
+        if kept is not figure:
+            kept.samples += figure.samples
+            if "runs" in figure.detail:
+                kept.detail["runs"] += figure.detail["runs"]
+
+
 def _bulk_figures(
     arguments: argparse.Namespace, console: Console
 ) -> tuple[list[Figure], dict[str, float]]:
     """Raw consume, raw + decode, live projection and bulk replay of one stream (SQLite and
-    PostgreSQL), the ratios between them, and a --replay-events bulk replay."""
+    PostgreSQL), the ratios between them, and a --replay-events bulk replay. Each of the
+    ``--runs`` rounds measures every figure once, in turn, so that the machine's drift
+    reaches the numerator and the denominator of each ratio alike."""
     bootstrap = bootstrap_servers()
     topic = prepare_topic(bootstrap, arguments.events)
-    console.log("plain consumer")
-    raw, decoded = consumer_rate.measure(topic, arguments.runs)
-    figures: list[Figure] = [raw, decoded]
+    collected: dict[str, Figure] = {}
     ratios: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         stores: dict[str, FreshStore] = {
@@ -299,27 +309,29 @@ def _bulk_figures(
             "PostgreSQL": fresh_postgres,
         }
         label = f"{topic.events:,} events"
-        for backend, fresh in stores.items():
-            console.log(f"live projection into {backend}")
-            live = projection_rate.measure(topic, backend, fresh, arguments.runs)
-            console.log(f"bulk replay into {backend}")
-            bulk, memory = bulk_replay.measure(
-                bootstrap, topic.lifecycle, backend, fresh, arguments.runs, label
-            )
-            figures += [live, bulk, memory]
-            ratios[f"bulk replay {backend} / live projection {backend} (target >= 2)"] = (
-                bulk.median / live.median
-            )
-            if arguments.replay_workers > 1:
-                console.log(f"bulk replay into {backend} by {arguments.replay_workers} workers")
-                spread, spread_memory = bulk_replay.measure(
-                    bootstrap, topic.lifecycle, backend, fresh, arguments.runs, label,
-                    workers=arguments.replay_workers,
-                )
-                figures += [spread, spread_memory]
-                ratios[f"{spread.name} / live projection {backend} (target >= 2)"] = (
-                    spread.median / live.median
-                )
+        for round_ in range(1, arguments.runs + 1):
+            console.log(f"round {round_} of {arguments.runs}: plain consumer")
+            _collect(collected, *consumer_rate.measure(topic, 1))
+            for backend, fresh in stores.items():
+                console.log(f"round {round_}: live projection, bulk replay into {backend}")
+                _collect(collected, projection_rate.measure(topic, backend, fresh, 1))
+                _collect(collected, *bulk_replay.measure(
+                    bootstrap, topic.lifecycle, backend, fresh, 1, label
+                ))
+                if arguments.replay_workers > 1:
+                    _collect(collected, *bulk_replay.measure(
+                        bootstrap, topic.lifecycle, backend, fresh, 1, label,
+                        workers=arguments.replay_workers,
+                    ))
+        figures = list(collected.values())
+        decoded = collected["consume raw + Avro decode"]
+        for backend in stores:
+            live = collected[f"projection into {backend}"]
+            for name, figure in collected.items():
+                if name.startswith("bulk replay") and name.endswith(f"into {backend} ({label})"):
+                    ratios[f"{name} / live projection {backend} (target >= 2)"] = (
+                        figure.median / live.median
+                    )
             ratios[f"live projection {backend} / raw+decode (target >= 0.40, goal 0.60)"] = (
                 live.median / decoded.median
             )
