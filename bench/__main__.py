@@ -60,7 +60,8 @@ def _arguments() -> argparse.Namespace:
         "--workers",
         type=int,
         default=2,
-        help="processes for the multi-process projection (0 skips)",
+        help="processes for the multi-process projection, also in --only replay's rounds "
+        "(0 or 1 skips)",
     )
     parser.add_argument(
         "--replay-events",
@@ -323,6 +324,11 @@ def _bulk_figures(
                         bootstrap, topic.lifecycle, backend, fresh, 1, label,
                         workers=arguments.replay_workers,
                     ))
+            if arguments.workers > 1:
+                console.log(f"round {round_}: live projection by {arguments.workers} processes")
+                _collect(collected, workers_rate.measure(
+                    topic, stores["PostgreSQL"], arguments.workers, 1
+                ))
         figures = list(collected.values())
         decoded = collected["consume raw + Avro decode"]
         for backend in stores:
@@ -335,6 +341,19 @@ def _bulk_figures(
             ratios[f"live projection {backend} / raw+decode (target >= 0.40, goal 0.60)"] = (
                 live.median / decoded.median
             )
+        if arguments.workers > 1:
+            several = collected[
+                f"projection into PostgreSQL, {arguments.workers} worker processes "
+                "(project --no-relay)"
+            ]
+            ratios[f"live projection PostgreSQL, {arguments.workers} processes / raw+decode"] = (
+                several.median / decoded.median
+            )
+            for name, figure in collected.items():
+                if name.startswith("bulk replay, ") and name.endswith(f"PostgreSQL ({label})"):
+                    ratios[f"{name} / live projection by {arguments.workers} processes"] = (
+                        figure.median / several.median
+                    )
         if arguments.replay_events:
             events = arguments.replay_events
             large = f"bench.replay.n{events}"

@@ -1,6 +1,10 @@
-"""Projection by several projector processes in one group: `client-audit project --workers N`.
+"""Projection by several projector processes in one group: `client-audit project --workers N
+--no-relay`.
 
-Timed from outside, so process start, migration and group joins are included.
+Timed from outside, so process start, migration and group joins are included. The
+processes write the alert outbox but run no relay thread (a deployment that wants the
+projector's full rate runs ``client-audit relay`` as a process of its own), so the figure
+stands beside the one-process projection, which runs no relay either.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ def project_with_workers(topic: BenchTopic, database_url: str, workers: int, gro
         "--until-caught-up",
         "--workers",
         str(workers),
+        "--no-relay",
         "--group",
         group,
     ]
@@ -49,7 +54,7 @@ def project_with_workers(topic: BenchTopic, database_url: str, workers: int, gro
 
 def measure(topic: BenchTopic, fresh: FreshStore, workers: int, runs: int) -> Figure:
     figure = Figure(
-        f"projection into PostgreSQL, {workers} worker processes",
+        f"projection into PostgreSQL, {workers} worker processes (project --no-relay)",
         "events/s",
         detail={"events": topic.events, "workers": workers},
     )
