@@ -25,10 +25,15 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.synchronize import Event
 from typing import Any
 
+from consumer.intake import Intake
 from consumer.metrics import ProjectorMetrics
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
+from projections.write.store import ApplyResult
 
 log = logging.getLogger(__name__)
+
+ORPHAN_CHECK_S = 1.0
+"""How often a worker checks that the replay which started it is still there."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ def run_workers(
     progress: Any = context.Queue()
     results: Any = context.Queue()
     processes = [
-        context.Process(target=_work, args=(task, progress, results, stop), daemon=True)
+        context.Process(
+            target=_work, args=(task, progress, results, stop, os.getpid()), daemon=True
+        )
         for task in tasks
     ]
     for process in processes:
@@ -156,8 +163,28 @@ def _summed(finished: list[dict[str, Any]]) -> WorkersOutcome:
     return WorkersOutcome(report, refused, positions, errors, peak)
 
 
-def _work(task: WorkerTask, progress: Any, results: Any, stop: Event) -> None:
-    """One worker: a bulk store session and a projector over the task's partitions."""
+def _stop_when_asked(
+    projector: Projector, stop: Event, coordinator: int, orphaned: threading.Event
+) -> None:
+    """Stop ``projector`` when the coordinator asks, or once it is gone (killed outright:
+    the worker has been handed to another parent, and its load can never be merged or
+    finished); ``orphaned`` then tells the worker to report nothing."""
+    while True:
+        if os.getppid() != coordinator:
+            log.warning("the replay that started this worker (pid %d) is gone; stopping",
+                        coordinator)
+            orphaned.set()
+            break
+        if stop.wait(ORPHAN_CHECK_S):
+            break
+    projector.stop()
+
+
+def _work(
+    task: WorkerTask, progress: Any, results: Any, stop: Event, coordinator: int
+) -> None:
+    """One worker: a bulk store session and a projector over the task's partitions, until
+    done, asked to stop, or left by the coordinating process (``coordinator``)."""
     from consumer.replay import KeptRefusals
     from projections.bulk.store import BulkStore
     from projections.db.engine import create_engine_for
@@ -171,19 +198,22 @@ def _work(task: WorkerTask, progress: Any, results: Any, stop: Event) -> None:
         start_offsets=task.start_offsets, partitions=task.partitions, timeout_s=task.timeout_s,
         client_id="client-audit-replay", client_options=task.client_options,
     )
-    projector = Projector(
-        config, store, refusals, ProjectorMetrics(),
-        on_batch=lambda intake, _result: progress.put(dict(intake.next_offsets)),
-    )
-    def stop_when_asked() -> None:
-        stop.wait()
-        projector.stop()
+    orphaned = threading.Event()
 
-    threading.Thread(target=stop_when_asked, daemon=True).start()
+    def report_progress(intake: Intake, _result: ApplyResult) -> None:
+        if not orphaned.is_set():
+            progress.put(dict(intake.next_offsets))
+
+    projector = Projector(config, store, refusals, ProjectorMetrics(), on_batch=report_progress)
+    threading.Thread(
+        target=_stop_when_asked, args=(projector, stop, coordinator, orphaned), daemon=True
+    ).start()
     try:
         store.open()
         store.apply([], {(task.topic, p): task.start_offsets[p] for p in task.partitions})
         report = projector.run()
+        if orphaned.is_set():
+            return
         positions = store.positions(task.topic)
         if all(positions.get(p, 0) >= task.end_offsets[p] for p in task.partitions):
             store.write_state()

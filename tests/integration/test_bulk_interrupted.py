@@ -1,0 +1,110 @@
+"""A bulk replay into SQLite by two workers, killed outright (SIGKILL) in the middle: its
+workers notice and stop rather than load for nobody, and the next bulk replay beside the
+same target removes the scratch directory it left and loads as usual."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from producer.simulate import Simulation, SimulationConfig
+from projections.bulk.scratch import OWNER_FILE, SCRATCH_PREFIX
+from tests.integration.forensics_support import run
+from tests.integration.projector_support import make_topics, publish
+
+pytestmark = pytest.mark.integration
+
+
+def children(pid: int) -> list[int]:
+    """The worker processes (multiprocessing's spawned children) of process ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2:].split()[1])
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def rows(database: Path) -> int:
+    """The audit rows a worker committed into ``database``."""
+    with sqlite3.connect(database) as connection:
+        (count,) = connection.execute("SELECT count(*) FROM audit_log").fetchone()
+    return int(count)
+
+
+def scratch_dirs(directory: Path) -> list[Path]:
+    return sorted(path for path in directory.iterdir() if path.name.startswith(SCRATCH_PREFIX))
+
+
+def test_a_killed_replay_stops_its_workers_and_the_next_removes_its_scratch(
+    kafka_bootstrap_servers: str, unique_name: str, tmp_path: Path
+) -> None:
+    topics = make_topics(kafka_bootstrap_servers, unique_name, partitions=2)
+    simulated = list(Simulation(SimulationConfig(credentials=2500, seed=31)).events())
+    publish(topics, simulated)
+    killed_target = f"sqlite:///{tmp_path / 'killed.db'}"
+    replay = subprocess.Popen(
+        [sys.executable, "-m", "client_audit.cli",
+         *topics.cli_options(f"sqlite:///{tmp_path / 'unused.db'}"),
+         "replay", "--into", killed_target, "--workers", "2", "--batch-size", "500",
+         "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(children(replay.pid)) == 2 and any(
+            (path / "worker-1.db").exists() for path in scratch_dirs(tmp_path)
+        ), "two workers and a scratch copy")
+        workers = children(replay.pid)
+        (left,) = scratch_dirs(tmp_path)
+        assert (left / OWNER_FILE).read_text().split()[1] == str(replay.pid)
+    finally:
+        os.kill(replay.pid, signal.SIGKILL)
+        replay.wait(10)
+
+    wait_for(lambda: not any(running(pid) for pid in workers), "the orphaned workers to stop",
+             timeout_s=30)
+    assert left.exists(), "nothing removes the scratch directory of a replay killed outright"
+    loaded = rows(tmp_path / "killed.db") + rows(left / "worker-1.db")
+    assert loaded < len(simulated) // 2, f"the orphaned workers went on loading: {loaded} rows"
+
+    again = f"sqlite:///{tmp_path / 'again.db'}"
+    result = run(topics, f"sqlite:///{tmp_path / 'unused.db'}", "replay", "--into", again,
+                 "--workers", "2", "--no-progress", "--format", "json")
+
+    assert result.exit_code == 0, result.stderr
+    assert f"removed {left}" in result.stderr and "interrupted bulk replay" in result.stderr
+    assert scratch_dirs(tmp_path) == []
+    (summary,) = json.loads(result.stdout)
+    assert summary["complete"] is True and summary["applied"] == len(simulated)
