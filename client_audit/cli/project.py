@@ -36,7 +36,8 @@ from consumer.checkpointing import CheckpointPolicy
     type=click.IntRange(min=1, max=64),
     default=1,
     show_default=True,
-    help="Projector processes in the group, each taking a share of the partitions.",
+    help="Projector processes in the group, each taking a share of the partitions (each "
+    "stops itself, as on SIGTERM, should this process be killed outright).",
 )
 @click.option(
     "--signing-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -2,7 +2,9 @@
 
 Each worker is a full projector with its own share of the partitions (the group assigns
 them), its own database transactions and its own stored positions, so the result equals
-one process; the parent forwards SIGTERM/SIGINT and sums the workers' reports.
+one process; the parent forwards SIGTERM/SIGINT and sums the workers' reports. A worker
+whose parent is killed outright (SIGKILL, the OOM killer) stops itself as on SIGTERM, so
+that no projector is left running that nothing supervises.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import Counter
 from dataclasses import asdict
 from multiprocessing.queues import Queue
@@ -29,10 +33,26 @@ from projections.db.migrate import upgrade
 log = logging.getLogger(__name__)
 
 
-def _work(settings: Settings, options: dict[str, Any], reports: Queue[dict[str, Any]]) -> None:
+ORPHAN_CHECK_S = 1.0
+"""How often a worker checks that the process which started it is still there."""
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """SIGTERM this process (finish the batch, commit, leave) once ``parent`` is gone."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    log.warning("the process that started this projector (pid %d) is gone; stopping", parent)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _work(
+    settings: Settings, options: dict[str, Any], reports: Queue[dict[str, Any]], parent: int
+) -> None:
     logs.configure()
+    threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
     report = run_projector(settings, settings.database_url, **options)
-    reports.put({**asdict(report), "anomalies": dict(report.anomalies)})
+    if os.getppid() == parent:
+        reports.put({**asdict(report), "anomalies": dict(report.anomalies)})
 
 
 def run_workers(
@@ -61,7 +81,8 @@ def run_workers(
             "relay": relay,
         }
         process = context.Process(
-            target=_work, args=(settings, options, reports), name=f"projector-{index}"
+            target=_work, args=(settings, options, reports, os.getpid()),
+            name=f"projector-{index}",
         )
         process.start()
         processes.append(process)

@@ -10,8 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,42 +17,15 @@ import pytest
 from producer.simulate import Simulation, SimulationConfig
 from projections.bulk.scratch import OWNER_FILE, SCRATCH_PREFIX
 from tests.integration.forensics_support import run
+from tests.integration.process_support import (
+    kill_left,
+    running,
+    spawned_children,
+    wait_for,
+)
 from tests.integration.projector_support import make_topics, publish
 
 pytestmark = pytest.mark.integration
-
-
-def children(pid: int) -> list[int]:
-    """The worker processes (multiprocessing's spawned children) of process ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(")") + 2:].split()[1])
-        if parent == pid and b"spawn_main" in command:
-            found.append(int(entry.name))
-    return found
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a process that has not exited (a zombie has)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def rows(database: Path) -> int:
@@ -82,19 +53,23 @@ def test_a_killed_replay_stops_its_workers_and_the_next_removes_its_scratch(
          "--no-progress"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    workers: list[int] = []
     try:
-        wait_for(lambda: len(children(replay.pid)) == 2 and any(
+        wait_for(lambda: len(spawned_children(replay.pid)) == 2 and any(
             (path / "worker-1.db").exists() for path in scratch_dirs(tmp_path)
         ), "two workers and a scratch copy")
-        workers = children(replay.pid)
+        workers = spawned_children(replay.pid)
         (left,) = scratch_dirs(tmp_path)
         assert (left / OWNER_FILE).read_text().split()[1] == str(replay.pid)
     finally:
         os.kill(replay.pid, signal.SIGKILL)
         replay.wait(10)
+        try:
+            wait_for(lambda: not any(running(pid) for pid in workers),
+                     "the orphaned workers to stop", timeout_s=30)
+        finally:
+            kill_left(workers)
 
-    wait_for(lambda: not any(running(pid) for pid in workers), "the orphaned workers to stop",
-             timeout_s=30)
     assert left.exists(), "nothing removes the scratch directory of a replay killed outright"
     loaded = rows(tmp_path / "killed.db") + rows(left / "worker-1.db")
     assert loaded < len(simulated) // 2, f"the orphaned workers went on loading: {loaded} rows"

@@ -15,6 +15,7 @@ from kafka.structs import OffsetAndMetadata
 
 from projections.db.engine import create_engine_for
 from projections.db.tables import consumer_positions
+from tests.integration.process_support import kill_left, running, spawned_children, wait_for
 from tests.integration.projector_support import (
     audit_count,
     make_topics,
@@ -174,6 +175,42 @@ def test_workers_option_runs_several_processes_with_the_result_of_one(
 
     assert process.returncode == 0, err.decode()
     assert json.loads(out)["applied"] == simulation.summary.events
+    result, expected = snapshot(database_url), snapshot(reference)
+    assert result.credentials == expected.credentials
+    assert result.audit == expected.audit
+
+
+def test_projector_workers_stop_when_the_process_that_started_them_is_killed(
+    kafka_bootstrap_servers: str, database_url: str, unique_name: str, tmp_path: Path
+) -> None:
+    topics = make_topics(kafka_bootstrap_servers, unique_name)
+    simulation = publish_simulation(topics, credentials_count=200)
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    project(topics, reference, group=f"{unique_name}-reference")
+    logged = tmp_path / "project.log"
+    with logged.open("wb") as sink:
+        parent = subprocess.Popen(
+            [*topics.project_command(database_url, unique_name, 200, until_caught_up=False),
+             "--workers", "2"],
+            stdout=sink, stderr=sink,
+        )
+    workers: list[int] = []
+    try:
+        wait_for(lambda: len(spawned_children(parent.pid)) == 2, "two projector processes")
+        workers = spawned_children(parent.pid)
+        wait_for(lambda: audit_count(database_url) == simulation.summary.events,
+                 "the stream projected", timeout_s=120)
+    finally:
+        parent.kill()
+        parent.wait(10)
+        try:
+            wait_for(lambda: not any(running(pid) for pid in workers),
+                     "the orphaned projectors to stop", timeout_s=30)
+        finally:
+            kill_left(workers)
+
+    text = logged.read_text()
+    assert text.count(f"the process that started this projector (pid {parent.pid}) is gone") == 2
     result, expected = snapshot(database_url), snapshot(reference)
     assert result.credentials == expected.credentials
     assert result.audit == expected.audit
