@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 
@@ -43,8 +43,12 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) 
         time.sleep(0.05)
 
 
-def kill_left(pids: Iterable[int]) -> None:
-    """SIGKILL those of ``pids`` still running (what a failed test must not leave behind)."""
-    for pid in pids:
-        if running(pid):
-            os.kill(pid, signal.SIGKILL)
+def wait_until_stopped(pids: Collection[int], what: str, timeout_s: float = 30.0) -> None:
+    """Return once every one of ``pids`` has exited; after ``timeout_s`` fail the test naming
+    ``what``, SIGKILLing those still running (which a failed test must not leave behind)."""
+    try:
+        wait_for(lambda: not any(running(pid) for pid in pids), what, timeout_s)
+    finally:
+        for pid in pids:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)

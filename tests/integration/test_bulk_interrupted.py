@@ -17,12 +17,7 @@ import pytest
 from producer.simulate import Simulation, SimulationConfig
 from projections.bulk.scratch import OWNER_FILE, SCRATCH_PREFIX
 from tests.integration.forensics_support import run
-from tests.integration.process_support import (
-    kill_left,
-    running,
-    spawned_children,
-    wait_for,
-)
+from tests.integration.process_support import spawned_children, wait_for, wait_until_stopped
 from tests.integration.projector_support import make_topics, publish
 
 pytestmark = pytest.mark.integration
@@ -64,11 +59,7 @@ def test_a_killed_replay_stops_its_workers_and_the_next_removes_its_scratch(
     finally:
         os.kill(replay.pid, signal.SIGKILL)
         replay.wait(10)
-        try:
-            wait_for(lambda: not any(running(pid) for pid in workers),
-                     "the orphaned workers to stop", timeout_s=30)
-        finally:
-            kill_left(workers)
+        wait_until_stopped(workers, "the orphaned workers to stop")
 
     assert left.exists(), "nothing removes the scratch directory of a replay killed outright"
     loaded = rows(tmp_path / "killed.db") + rows(left / "worker-1.db")

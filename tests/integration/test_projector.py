@@ -15,7 +15,7 @@ from kafka.structs import OffsetAndMetadata
 
 from projections.db.engine import create_engine_for
 from projections.db.tables import consumer_positions
-from tests.integration.process_support import kill_left, running, spawned_children, wait_for
+from tests.integration.process_support import spawned_children, wait_for, wait_until_stopped
 from tests.integration.projector_support import (
     audit_count,
     make_topics,
@@ -203,11 +203,7 @@ def test_projector_workers_stop_when_the_process_that_started_them_is_killed(
     finally:
         parent.kill()
         parent.wait(10)
-        try:
-            wait_for(lambda: not any(running(pid) for pid in workers),
-                     "the orphaned projectors to stop", timeout_s=30)
-        finally:
-            kill_left(workers)
+        wait_until_stopped(workers, "the orphaned projectors to stop")
 
     text = logged.read_text()
     assert text.count(f"the process that started this projector (pid {parent.pid}) is gone") == 2
