@@ -25,6 +25,7 @@ from client_audit.cli.forensics_io import (
     shown,
 )
 from client_audit.cli.replay import run_replay
+from projections.bulk.owned import disown, make_owned, remove_abandoned
 from projections.forensics.compare import Comparison, Difference, compare
 
 
@@ -38,6 +39,9 @@ class DifferenceRow(Printed):
     live: Any
     replayed: Any
 
+
+VERIFY_PREFIX = "client-audit-verify-"
+"""The temporary scratch folder's name begins so."""
 
 COLUMNS = ("subject", "key", "kind", "column", "live", "replayed")
 
@@ -55,15 +59,25 @@ def _row(difference: Difference) -> DifferenceRow:
 
 @contextmanager
 def _scratch(given: str | None, keep: bool) -> Iterator[str]:
-    """The scratch database URL: the one given, or a SQLite file in a temporary folder."""
+    """The scratch database URL: the one given, or a SQLite file in a temporary folder.
+
+    The folder is owned (:mod:`projections.bulk.owned`): those that verifies killed outright
+    left in the temporary directory are removed first; a kept one is disowned.
+    """
     if given is not None:
         yield given
         return
-    folder = Path(tempfile.mkdtemp(prefix="client-audit-verify-"))
+    temporary = Path(tempfile.gettempdir())
+    remove_abandoned(temporary, VERIFY_PREFIX)
+    try:
+        folder = make_owned(temporary, VERIFY_PREFIX)
+    except OSError as exc:
+        raise click.ClickException(f"no scratch folder in {temporary}: {exc}") from None
     try:
         yield f"sqlite:///{folder / 'replay.db'}"
     finally:
         if keep:
+            disown(folder)
             click.echo(f"scratch database kept at {folder / 'replay.db'}", err=True)
         else:
             shutil.rmtree(folder, ignore_errors=True)

@@ -9,19 +9,16 @@ into a scratch copy of the prepared target (``VACUUM INTO``, in a directory besi
 event id or a credential that two workers both hold breaks the target's unique constraint
 or primary key there (IntegrityError), as PostgreSQL's unique constraint does when its
 indexes are built. The scratch directory is removed when the block ends, whatever happened;
-one that a replay killed outright left behind (its owner file names a process of this host
-that is gone) is removed by the next bulk replay into the same directory.
+it is owned (:mod:`projections.bulk.owned`), so that one a replay killed outright left is
+removed by the next bulk replay into the same directory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
-import socket
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +29,7 @@ from sqlalchemy import Connection, Engine, MetaData, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
+from projections.bulk.owned import make_owned, remove_abandoned
 from projections.bulk.store import LOADED_TABLES
 from projections.db.backends import backend_of
 from projections.db.tables import audit_log, merkle_logs, merkle_nodes
@@ -41,15 +39,8 @@ log = logging.getLogger(__name__)
 SCRATCH_PREFIX = ".client-audit-bulk-"
 """The scratch directory's name begins so, beside the SQLite target."""
 
-OWNER_FILE = "owner"
-"""In each scratch directory: ``<host> <pid>`` of the replay that made it."""
-
 UNCLAIMED_AFTER_S = 600.0
-"""A scratch directory without an owner file counts as abandoned once this old (its maker
-writes the file straight after making the directory)."""
-
-_PID_MAX = 2**22
-"""The largest process id Linux hands out (``pid_max``'s ceiling)."""
+"""A scratch directory without an owner file counts as abandoned once this old."""
 
 _MERGE_PRAGMAS = ("synchronous=OFF", "cache_size=-262144", "temp_store=MEMORY")
 
@@ -124,18 +115,12 @@ def worker_stores(engine: Engine, url: str, workers: int) -> Iterator[WorkerStor
     target = file_database(engine)
     if target is None:
         raise ParallelLoadError("an in-memory SQLite database is loaded by one process")
-    remove_abandoned(target.parent)
+    remove_abandoned(target.parent, SCRATCH_PREFIX, UNCLAIMED_AFTER_S)
     try:
-        directory = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=target.parent))
+        directory = make_owned(target.parent, SCRATCH_PREFIX)
     except OSError as exc:
         raise ParallelLoadError(f"no scratch directory beside {target}: {exc}") from exc
     try:
-        try:
-            (directory / OWNER_FILE).write_text(
-                f"{socket.gethostname()} {os.getpid()}\n", encoding="ascii"
-            )
-        except OSError as exc:
-            raise ParallelLoadError(f"no owner file in {directory}: {exc}") from exc
         scratch = [directory / f"worker-{index}.db" for index in range(1, workers)]
         try:
             with engine.connect() as connection:
@@ -150,64 +135,6 @@ def worker_stores(engine: Engine, url: str, workers: int) -> Iterator[WorkerStor
         yield WorkerStores(engine, urls, scratch)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def remove_abandoned(directory: Path, now: float | None = None) -> list[Path]:
-    """Remove the scratch directories in ``directory`` that bulk replays killed outright
-    left behind, and return them: made on this host by a process that is gone, or without
-    an owner file and older than :data:`UNCLAIMED_AFTER_S`. Those of running processes, of
-    other hosts (a shared file system) and those that cannot be read stay."""
-    moment = time.time() if now is None else now
-    removed = []
-    try:
-        candidates = sorted(directory.glob(f"{SCRATCH_PREFIX}*"))
-    except OSError as exc:
-        log.warning("cannot look for abandoned scratch directories in %s: %s", directory, exc)
-        return []
-    for candidate in candidates:
-        if candidate.is_symlink() or not candidate.is_dir() or not _abandoned(candidate, moment):
-            continue
-        size = _size(candidate)
-        shutil.rmtree(candidate, ignore_errors=True)
-        log.warning(
-            "removed %s (%.1f MB), left behind by an interrupted bulk replay", candidate,
-            size / 1e6,
-        )
-        removed.append(candidate)
-    return removed
-
-
-def _size(directory: Path) -> int:
-    try:
-        return sum(path.stat().st_size for path in directory.iterdir() if path.is_file())
-    except OSError:
-        return 0
-
-
-def _abandoned(candidate: Path, now: float) -> bool:
-    try:
-        owner = (candidate / OWNER_FILE).read_text(encoding="ascii")
-    except FileNotFoundError:
-        try:
-            return now - candidate.stat().st_mtime > UNCLAIMED_AFTER_S
-        except OSError:
-            return False
-    except (OSError, UnicodeError):
-        return False
-    host, _, pid = owner.strip().partition(" ")
-    if host != socket.gethostname() or not pid.isdigit() or not 0 < int(pid) <= _PID_MAX:
-        return False
-    return not _running(int(pid))
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def merge_statements(alias: str) -> list[Executable]:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from producer.simulate import Simulation, SimulationConfig
-from projections.bulk.scratch import OWNER_FILE, SCRATCH_PREFIX
+from projections.bulk.owned import OWNER_FILE
+from projections.bulk.scratch import SCRATCH_PREFIX
 from tests.integration.forensics_support import run
 from tests.integration.process_support import spawned_children, wait_for, wait_until_stopped
 from tests.integration.projector_support import make_topics, publish
@@ -70,7 +71,7 @@ def test_a_killed_replay_stops_its_workers_and_the_next_removes_its_scratch(
                  "--workers", "2", "--no-progress", "--format", "json")
 
     assert result.exit_code == 0, result.stderr
-    assert f"removed {left}" in result.stderr and "interrupted bulk replay" in result.stderr
+    assert f"removed {left}" in result.stderr and "left behind by an interrupted" in result.stderr
     assert scratch_dirs(tmp_path) == []
     (summary,) = json.loads(result.stdout)
     assert summary["complete"] is True and summary["applied"] == len(simulated)

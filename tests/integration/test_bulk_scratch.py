@@ -137,7 +137,7 @@ def test_no_scratch_directory_is_a_parallel_load_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, engine = prepared(tmp_path)
-    monkeypatch.setattr("projections.bulk.scratch.tempfile.mkdtemp", refuse_directories)
+    monkeypatch.setattr("projections.bulk.owned.tempfile.mkdtemp", refuse_directories)
     with pytest.raises(ParallelLoadError, match=r"no scratch directory beside .*target\.db: "
                                                  r".*Permission denied"), \
             worker_stores(engine, url, 2):

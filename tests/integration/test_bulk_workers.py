@@ -154,7 +154,7 @@ def test_no_scratch_directory_beside_a_sqlite_target_loads_in_one_process(
     publish(topics, simulated)
     live = f"sqlite:///{tmp_path / 'live.db'}"
     project(topics, live, group=f"g{uuid.uuid4().hex[:8]}", batch_size=200)
-    monkeypatch.setattr("projections.bulk.scratch.tempfile.mkdtemp", refuse_directories)
+    monkeypatch.setattr("projections.bulk.owned.tempfile.mkdtemp", refuse_directories)
 
     summary, logged = replay_by_two(topics, sqlite_url, tmp_path)
 

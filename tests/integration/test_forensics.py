@@ -9,14 +9,19 @@ SQL, as someone with write access to the database would.
 from __future__ import annotations
 
 import json
+import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from client_audit.cli.verify import VERIFY_PREFIX
+from projections.bulk.owned import OWNER_FILE
 from projections.chain.hashing import entry_document, link_hash
 from projections.db import migrate
 from projections.db.engine import create_engine_for
@@ -27,6 +32,7 @@ from projections.write.store import ProjectionStore
 from schemas.models import LifecycleEvent
 from tests.builders_projection import TOPIC, History
 from tests.integration.forensics_support import execute, rows_of, run, scalar
+from tests.integration.process_support import gone_pid
 from tests.integration.projector_support import Topics, make_topics, project, publish_simulation
 from tests.seeding import seed
 
@@ -66,6 +72,31 @@ def test_verify_finds_nothing_on_an_untouched_projection(stream: Topics, live: s
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "[]"
     assert "0 differences" in result.stderr
+
+
+def test_verify_removes_the_folder_a_killed_verify_left_and_never_a_kept_one(
+    stream: Topics, tmp_path: Path, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = f"sqlite:///{tmp_path / 'live.db'}"
+    project(stream, live, group=unique_name)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    left = temporary / f"{VERIFY_PREFIX}killed"
+    left.mkdir()
+    (left / "replay.db").write_bytes(b"\0" * 4096)
+    (left / OWNER_FILE).write_text(f"{socket.gethostname()} {gone_pid()}\n", encoding="ascii")
+
+    kept = run(stream, live, "verify", "--keep", "--no-progress", "--format", "json")
+
+    assert kept.exit_code == 0, kept.stderr
+    assert f"removed {left}" in kept.stderr and not left.exists()
+    (folder,) = temporary.iterdir()
+    assert f"scratch database kept at {folder / 'replay.db'}" in kept.stderr
+    again = run(stream, live, "verify", "--no-progress", "--format", "json")
+    assert again.exit_code == 0, again.stderr
+    assert list(temporary.iterdir()) == [folder], "the kept folder stays, the new one went"
+    assert (folder / "replay.db").exists()
 
 
 def tamper_audit_column(database_url: str) -> tuple[str, str, str, str | None, Any]:
