@@ -5,10 +5,11 @@ A directory made by :func:`make_owned` holds an owner file, ``<host> <pid>``. A 
 killed outright (SIGKILL, the OOM killer, a lost machine) cannot remove its scratch
 directory; :func:`remove_abandoned`, called by the next process that makes one beside it,
 removes every directory of the same prefix whose owner on this host is gone. Those of
-running processes, of other hosts (a shared file system), with an owner file that names no
-process, and links stay; one without an owner file goes only when the caller says after
-how long (its maker writes the file straight after making the directory), so that a
-directory disowned on purpose (:func:`disown`, e.g. one kept for the user) stays.
+running processes, of other hosts (a shared file system), of other users (a shared
+temporary directory), with an owner file that names no process, and links stay; one
+without an owner file goes only when the caller says after how long (its maker writes the
+file straight after making the directory), so that a directory disowned on purpose
+(:func:`disown`, e.g. one kept for the user) stays.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def _size(directory: Path) -> int:
 
 def _abandoned(candidate: Path, now: float, unclaimed_after_s: float | None) -> bool:
     try:
+        if candidate.lstat().st_uid != os.getuid():
+            return False
         owner = (candidate / OWNER_FILE).read_text(encoding="ascii")
     except FileNotFoundError:
         if unclaimed_after_s is None:

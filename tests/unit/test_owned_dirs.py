@@ -120,3 +120,13 @@ def test_no_owner_file_no_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(PermissionError):
         make_owned(tmp_path, SCRATCH_PREFIX)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_directory_of_another_user_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    left = scratch(tmp_path, "left", f"{socket.gethostname()} {gone_pid()}\n")
+    uid = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: uid + 1)
+    assert remove_abandoned(tmp_path, SCRATCH_PREFIX, UNCLAIMED_AFTER_S) == []
+    assert left.exists()
