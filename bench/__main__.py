@@ -342,10 +342,7 @@ def _bulk_figures(
                 live.median / decoded.median
             )
         if arguments.workers > 1:
-            several = collected[
-                f"projection into PostgreSQL, {arguments.workers} worker processes "
-                "(project --no-relay)"
-            ]
+            several = collected[workers_rate.figure_name(arguments.workers)]
             ratios[f"live projection PostgreSQL, {arguments.workers} processes / raw+decode"] = (
                 several.median / decoded.median
             )

@@ -52,9 +52,13 @@ def project_with_workers(topic: BenchTopic, database_url: str, workers: int, gro
     return topic.events / elapsed
 
 
+def figure_name(workers: int) -> str:
+    return f"projection into PostgreSQL, {workers} worker processes (project --no-relay)"
+
+
 def measure(topic: BenchTopic, fresh: FreshStore, workers: int, runs: int) -> Figure:
     figure = Figure(
-        f"projection into PostgreSQL, {workers} worker processes (project --no-relay)",
+        figure_name(workers),
         "events/s",
         detail={"events": topic.events, "workers": workers},
     )

@@ -27,13 +27,11 @@ from typing import Any
 
 from consumer.intake import Intake
 from consumer.metrics import ProjectorMetrics
+from consumer.orphans import parent_gone
 from consumer.projector import Projector, ProjectorConfig, ProjectorReport
 from projections.write.store import ApplyResult
 
 log = logging.getLogger(__name__)
-
-ORPHAN_CHECK_S = 1.0
-"""How often a worker checks that the replay which started it is still there."""
 
 
 @dataclass(frozen=True)
@@ -169,14 +167,10 @@ def _stop_when_asked(
     """Stop ``projector`` when the coordinator asks, or once it is gone (killed outright:
     the worker has been handed to another parent, and its load can never be merged or
     finished); ``orphaned`` then tells the worker to report nothing."""
-    while True:
-        if os.getppid() != coordinator:
-            log.warning("the replay that started this worker (pid %d) is gone; stopping",
-                        coordinator)
-            orphaned.set()
-            break
-        if stop.wait(ORPHAN_CHECK_S):
-            break
+    if parent_gone(coordinator, stop):
+        log.warning("the replay that started this worker (pid %d) is gone; stopping",
+                    coordinator)
+        orphaned.set()
     projector.stop()
 
 

@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections import Counter
 from dataclasses import asdict
 from multiprocessing.queues import Queue
@@ -27,20 +26,16 @@ from client_audit import logs
 from client_audit.cli.project_wiring import run_projector
 from client_audit.settings import Settings
 from consumer.checkpointing import CheckpointPolicy
+from consumer.orphans import parent_gone
 from consumer.projector import ProjectorReport
 from projections.db.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
 
-ORPHAN_CHECK_S = 1.0
-"""How often a worker checks that the process which started it is still there."""
-
-
 def _stop_when_orphaned(parent: int) -> None:
     """SIGTERM this process (finish the batch, commit, leave) once ``parent`` is gone."""
-    while os.getppid() == parent:
-        time.sleep(ORPHAN_CHECK_S)
+    parent_gone(parent)
     log.warning("the process that started this projector (pid %d) is gone; stopping", parent)
     os.kill(os.getpid(), signal.SIGTERM)
 

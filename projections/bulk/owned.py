@@ -105,10 +105,11 @@ def _abandoned(candidate: Path, now: float, unclaimed_after_s: float | None) -> 
 
 
 def _running(pid: int) -> bool:
+    """Whether ``pid`` names a process (one of another user's included)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True

@@ -17,6 +17,7 @@ from projections.db.engine import create_engine_for
 from projections.db.tables import consumer_positions
 from tests.integration.process_support import spawned_children, wait_for, wait_until_stopped
 from tests.integration.projector_support import (
+    Topics,
     audit_count,
     make_topics,
     project,
@@ -26,6 +27,19 @@ from tests.integration.projector_support import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+def reference_projection(topics: Topics, unique_name: str, tmp_path: Path) -> str:
+    """The topic projected by one projector in this process, into a SQLite file."""
+    reference = f"sqlite:///{tmp_path / 'reference.db'}"
+    project(topics, reference, group=f"{unique_name}-reference")
+    return reference
+
+
+def assert_same_projection(database_url: str, reference: str) -> None:
+    result, expected = snapshot(database_url), snapshot(reference)
+    assert result.credentials == expected.credentials
+    assert result.audit == expected.audit
 
 
 def test_simulated_stream_projects_to_the_intended_state(
@@ -80,8 +94,7 @@ def test_sigterm_and_sigkill_then_restart_equal_a_clean_run(
     topics = make_topics(kafka_bootstrap_servers, unique_name)
     simulation = publish_simulation(topics, credentials_count=1500)
     total = simulation.summary.events
-    reference = f"sqlite:///{tmp_path / 'reference.db'}"
-    project(topics, reference, group=f"{unique_name}-reference")
+    reference = reference_projection(topics, unique_name, tmp_path)
 
     seen = 0
     for stop_signal in (signal.SIGTERM, signal.SIGKILL, signal.SIGKILL, signal.SIGKILL):
@@ -140,8 +153,7 @@ def test_two_projectors_in_one_group_equal_one(
 ) -> None:
     topics = make_topics(kafka_bootstrap_servers, unique_name)
     simulation = publish_simulation(topics, credentials_count=1500)
-    reference = f"sqlite:///{tmp_path / 'reference.db'}"
-    project(topics, reference, group=f"{unique_name}-reference")
+    reference = reference_projection(topics, unique_name, tmp_path)
 
     first = spawn_projector(topics, database_url, unique_name, batch_size=100, until_caught_up=True)
     second = spawn_projector(
@@ -155,9 +167,7 @@ def test_two_projectors_in_one_group_equal_one(
 
     assert sum(report["applied"] for report in reports) == simulation.summary.events
     assert all(report["applied"] > 0 for report in reports), reports
-    result, expected = snapshot(database_url), snapshot(reference)
-    assert result.credentials == expected.credentials
-    assert result.audit == expected.audit
+    assert_same_projection(database_url, reference)
 
 
 def test_workers_option_runs_several_processes_with_the_result_of_one(
@@ -165,8 +175,7 @@ def test_workers_option_runs_several_processes_with_the_result_of_one(
 ) -> None:
     topics = make_topics(kafka_bootstrap_servers, unique_name)
     simulation = publish_simulation(topics, credentials_count=400)
-    reference = f"sqlite:///{tmp_path / 'reference.db'}"
-    project(topics, reference, group=f"{unique_name}-reference")
+    reference = reference_projection(topics, unique_name, tmp_path)
 
     process = spawn_projector(
         topics, database_url, unique_name, 200, until_caught_up=True, extra=["--workers", "2"]
@@ -175,9 +184,7 @@ def test_workers_option_runs_several_processes_with_the_result_of_one(
 
     assert process.returncode == 0, err.decode()
     assert json.loads(out)["applied"] == simulation.summary.events
-    result, expected = snapshot(database_url), snapshot(reference)
-    assert result.credentials == expected.credentials
-    assert result.audit == expected.audit
+    assert_same_projection(database_url, reference)
 
 
 def test_projector_workers_stop_when_the_process_that_started_them_is_killed(
@@ -185,8 +192,7 @@ def test_projector_workers_stop_when_the_process_that_started_them_is_killed(
 ) -> None:
     topics = make_topics(kafka_bootstrap_servers, unique_name)
     simulation = publish_simulation(topics, credentials_count=200)
-    reference = f"sqlite:///{tmp_path / 'reference.db'}"
-    project(topics, reference, group=f"{unique_name}-reference")
+    reference = reference_projection(topics, unique_name, tmp_path)
     logged = tmp_path / "project.log"
     with logged.open("wb") as sink:
         parent = subprocess.Popen(
@@ -207,6 +213,4 @@ def test_projector_workers_stop_when_the_process_that_started_them_is_killed(
 
     text = logged.read_text()
     assert text.count(f"the process that started this projector (pid {parent.pid}) is gone") == 2
-    result, expected = snapshot(database_url), snapshot(reference)
-    assert result.credentials == expected.credentials
-    assert result.audit == expected.audit
+    assert_same_projection(database_url, reference)
