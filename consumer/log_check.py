@@ -24,7 +24,7 @@ from sqlalchemy import Connection, RowMapping
 from consumer.errors import TopicUnavailableError
 from consumer.intake import sort_records
 from consumer.reading import ReaderSettings, TopicConsumer, open_consumer, topic_partitions
-from projections.chain.hashing import canonical_record
+from projections.chain.canonical import canonical_record
 from projections.chain.verify import partition_rows
 from projections.db.rows import event_from_payload
 from projections.forensics.compare import positions

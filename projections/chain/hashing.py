@@ -34,13 +34,13 @@ worked example.
 from __future__ import annotations
 
 import hashlib
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from projections.chain.canonical import canonical_record
 from schemas.models import LifecycleEvent
 
 ENTRY_FORMAT = "client-audit/audit-entry/v2"
@@ -66,39 +66,36 @@ def instant_text(instant: datetime) -> str:
     return utc.isoformat(timespec="microseconds") + "Z"
 
 
-def _json_value(value: Any) -> Any:
-    """The canonical JSON value of a record value JSON has no encoding of."""
-    if isinstance(value, datetime):
-        return instant_text(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
+def _no_canonical_form(value: Any) -> Any:
     raise TypeError(f"no canonical form for {type(value).__name__} values")
 
 
-def canonical_record(event: LifecycleEvent) -> dict[str, Any]:
-    """The event record (Avro field names) without null members; datetimes and UUIDs as is."""
-    return event.model_dump(mode="python", by_alias=True, exclude_none=True)
-
-
 def entry_document(
-    event: LifecycleEvent, anomalies: Sequence[str], topic: str, partition: int, offset: int
+    event: LifecycleEvent,
+    anomalies: Sequence[str],
+    topic: str,
+    partition: int,
+    offset: int,
+    payload: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The canonical document (RFC 8785, UTF-8) of ``event`` recorded with ``anomalies`` at
-    topic/partition/offset."""
+    topic/partition/offset. ``payload``: the event's stored payload, when the caller has it
+    already (:func:`projections.chain.canonical.canonical_record`)."""
     for name, value in (("partition", partition), ("offset", offset),
                         ("sequence", event.sequence)):
         if not -SAFE_INTEGER <= value <= SAFE_INTEGER:
             raise CanonicalFormError(f"{name} {value} is beyond RFC 8785's exact integers")
     document = {
         "anomalies": list(anomalies),
-        "event": canonical_record(event),
+        "event": canonical_record(event, payload),
         "format": ENTRY_FORMAT,
         "offset": offset,
         "partition": partition,
         "topic": topic,
     }
     return orjson.dumps(
-        document, default=_json_value, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+        document, default=_no_canonical_form,
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME,
     )
 
 

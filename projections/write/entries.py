@@ -53,7 +53,7 @@ def append_chained(
         row = audit_row(positioned, flags, projected_at, payload)
         document = entry_document(
             positioned.event, row["anomalies"], positioned.topic, positioned.partition,
-            positioned.offset,
+            positioned.offset, row["payload"],
         )
         row["previous_hash"] = previous[key]
         row["chain_hash"] = previous[key] = link_hash(previous[key], document)
