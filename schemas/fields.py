@@ -90,6 +90,7 @@ def _address(value: str) -> str:
         raise ValueError(f"{text!r} is not a valid IPv4 or IPv6 address") from None
 
 
+@lru_cache(maxsize=ADDRESS_CACHE)
 def _network_key(cidr: str) -> tuple[int, int, int]:
     network = ipaddress.ip_network(cidr)
     return network.version, int(network.network_address), network.prefixlen
