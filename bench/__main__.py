@@ -17,6 +17,7 @@ import json
 import logging
 import statistics
 import tempfile
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from rich.table import Table
 from bench import (
     bulk_replay,
     consumer_rate,
+    cpu_use,
     merkle_proofs,
     naive,
     producer_rate,
@@ -293,6 +295,21 @@ def _collect(collected: dict[str, Figure], *measured: Figure) -> None:
                 kept.detail["runs"] += figure.detail["runs"]
 
 
+def _cpu_figures(measured: Iterable[Figure]) -> list[Figure]:
+    """Median CPU per event, by where it went, of every figure whose runs were metered
+    (:mod:`bench.cpu_use`)."""
+    found = []
+    for figure in measured:
+        splits = [run["cpuMicrosPerEvent"] for run in figure.detail.get("runs", [])
+                  if run.get("cpuMicrosPerEvent")]
+        for part in ("total", *cpu_use.PARTS):
+            samples = [split[part] for split in splits if split.get(part) is not None]
+            if samples:
+                found.append(Figure(f"CPU per event, {figure.name}: {part}", "µs/event",
+                                    samples, higher_is_better=False))
+    return found
+
+
 def _bulk_figures(
     arguments: argparse.Namespace, console: Console
 ) -> tuple[list[Figure], dict[str, float]]:
@@ -329,7 +346,7 @@ def _bulk_figures(
                 _collect(collected, workers_rate.measure(
                     topic, stores["PostgreSQL"], arguments.workers, 1
                 ))
-        figures = list(collected.values())
+        figures = list(collected.values()) + _cpu_figures(collected.values())
         decoded = collected["consume raw + Avro decode"]
         for backend in stores:
             live = collected[f"projection into {backend}"]

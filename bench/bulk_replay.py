@@ -14,6 +14,7 @@ import queue
 import time
 from typing import Any
 
+from bench.cpu_use import metered
 from bench.figures import Figure
 from bench.projection_rate import FreshStore
 from consumer.bulk_workers import peak_memory_kib
@@ -31,10 +32,11 @@ def replay_in_process(
     worker."""
     plan = plan_replay(bootstrap, topic)
     upgrade(url)
-    started = time.perf_counter()
-    outcome = Replay(plan, bootstrap, url, batch_size=BATCH_SIZE, bulk=bulk,
-                     workers=workers).run()
-    wall = time.perf_counter() - started
+    with metered(plan.total) as cpu:
+        started = time.perf_counter()
+        outcome = Replay(plan, bootstrap, url, batch_size=BATCH_SIZE, bulk=bulk,
+                         workers=workers).run()
+        wall = time.perf_counter() - started
     if not outcome.complete:
         raise RuntimeError(f"replay of {topic} stopped before its end offsets")
     peak_kib = max(peak_memory_kib(), outcome.worker_peak_memory_kib)
@@ -45,6 +47,7 @@ def replay_in_process(
         "peakMemoryMB": round(peak_kib / 1024, 1),
         "bulk": bulk,
         "workers": workers,
+        "cpuMicrosPerEvent": cpu,
     }
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from bench.cpu_use import metered
 from bench.figures import Figure
 from bench.stream import BenchTopic
 from consumer.checkpointing import Checkpointer, CheckpointPolicy, CheckpointPublisher
@@ -52,6 +53,8 @@ class ProjectionRun:
     """Signed checkpoints made (0 without signing)."""
     checkpoint_seconds: float
     """Time spent in the checkpointer (reading heads, signing, storing, publishing)."""
+    cpu: dict[str, float | None]
+    """CPU per event of the timed part, by where it went (:func:`bench.cpu_use.split`)."""
 
 
 def project(
@@ -92,13 +95,14 @@ def project(
         on_batch=None if checkpointer is None else observe,
     )
     try:
-        started = time.perf_counter()
-        report = projector.run()
-        if checkpointer is not None:
-            finishing = time.perf_counter()
-            checkpointer.finish()
-            spent += time.perf_counter() - finishing
-        elapsed = time.perf_counter() - started
+        with metered(topic.events) as cpu:
+            started = time.perf_counter()
+            report = projector.run()
+            if checkpointer is not None:
+                finishing = time.perf_counter()
+                checkpointer.finish()
+                spent += time.perf_counter() - finishing
+            elapsed = time.perf_counter() - started
     finally:
         writer.close()
         if checkpointer is not None and checkpointer.publisher is not None:
@@ -109,7 +113,7 @@ def project(
     made = 0 if checkpointer is None else checkpointer.made
     if checkpointer is not None and not made:
         raise RuntimeError("the projector signed no checkpoint")
-    return ProjectionRun(topic.events / elapsed, made, spent)
+    return ProjectionRun(topic.events / elapsed, made, spent, cpu)
 
 
 def project_once(topic: BenchTopic, database_url: str, group: str | None) -> float:
@@ -118,12 +122,15 @@ def project_once(topic: BenchTopic, database_url: str, group: str | None) -> flo
 
 
 def measure(topic: BenchTopic, backend: str, fresh: FreshStore, runs: int) -> Figure:
-    figure = Figure(f"projection into {backend}", "events/s", detail={"events": topic.events})
+    """Rate of ``runs`` projections into fresh stores; each run's CPU split in the detail."""
+    figure = Figure(f"projection into {backend}", "events/s",
+                    detail={"events": topic.events, "runs": []})
     for run in range(runs):
         with fresh() as url:
-            figure.samples.append(
-                project_once(topic, url, group=f"bench-{backend}-{time.time()}-{run}")
-            )
+            result = project(topic, url, group=f"bench-{backend}-{time.time()}-{run}")
+        figure.samples.append(result.events_per_second)
+        figure.detail["runs"].append({"eventsPerSecond": round(result.events_per_second, 1),
+                                      "cpuMicrosPerEvent": result.cpu})
     return figure
 
 
