@@ -11,6 +11,7 @@ import datetime as dt
 import ipaddress
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -121,7 +122,8 @@ def test_serve_speaks_https_with_a_certificate(tmp_path: Path) -> None:
     cert, key = _certificate(tmp_path)
     server = start(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key), scheme="https")
     try:
-        response = httpx.get(f"{server.base}/v1/trail", verify=str(cert), timeout=5,
+        trusted = ssl.create_default_context(cafile=str(cert))
+        response = httpx.get(f"{server.base}/v1/trail", verify=trusted, timeout=5,
                              headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 200
         with pytest.raises(httpx.HTTPError):
