@@ -51,3 +51,8 @@ class ProjectorMetrics:
             "Failed attempts to commit a batch to the database.",
             registry=self.registry,
         )
+        self.poll_failures = Counter(
+            "client_audit_poll_failures",
+            "Polls of the lifecycle topic that failed with a retriable Kafka error.",
+            registry=self.registry,
+        )

@@ -187,6 +187,7 @@ class Projector:
         self._consumer: TopicConsumer | None = None
         self._targets: dict[int, int] = {}
         self._last_progress = 0.0
+        self._poll_backoff: Backoff | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch, commit it and leave."""
@@ -227,13 +228,30 @@ class Projector:
 
     def _poll_and_process(self) -> bool:
         """Poll once and process what came (True); the batch is released on return."""
-        polled = self.consumer.poll(
-            timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
-        )
+        try:
+            polled = self.consumer.poll(
+                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
+            )
+        except KafkaError as exc:
+            self._poll_failed(exc)
+            return False
+        self._poll_backoff = None
         records = [record for batch in polled.values() for record in batch]
         if records:
             self._process(records)
         return bool(records)
+
+    def _poll_failed(self, exc: KafkaError) -> None:
+        """Wait out a retriable poll failure (the broker or the group coordinator away: the
+        client raises its heartbeat's connection error from ``poll``), longer each time in a
+        row; re-raise any other. Nothing was read, so nothing is rewound."""
+        if not exc.retriable:
+            raise exc
+        self.metrics.poll_failures.inc()
+        if self._poll_backoff is None:
+            self._poll_backoff = self._backoff()
+        log.warning("polling %s failed; retrying: %s", self.config.topic, first_line(exc))
+        self._poll_backoff.wait(self._stop)
 
     def _partitions(self) -> list[TopicPartition]:
         found = topic_partitions(self.consumer, self.config.topic, self.config.timeout_s)

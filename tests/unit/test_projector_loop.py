@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import KafkaConnectionError, NodeNotReadyError, TopicAuthorizationFailedError
 from sqlalchemy.exc import DataError, OperationalError
 
 from consumer.errors import DeadLetterError
@@ -448,3 +449,62 @@ def test_a_store_refusal_waits_for_the_dead_letter_sink_like_any_other() -> None
     assert setup.journal.count("dead-letter 1") == 3
     assert sorted(store.applied_offsets) == [0, 1, 3]
     assert setup.store.stored == {0: 4}
+
+
+class FailingPolls(ListConsumer):
+    """A consumer whose first polls raise the given Kafka errors (what kafka-python's
+    ``poll`` raises when its heartbeat lost the broker)."""
+
+    def __init__(self, records: Mapping[int, Sequence[Record]], journal: list[str],
+                 errors: Sequence[Exception]) -> None:
+        super().__init__(records, journal)
+        self.errors = list(errors)
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, list[Any]]:
+        if self.errors:
+            error = self.errors.pop(0)
+            self.journal.append(f"poll failed {type(error).__name__}")
+            raise error
+        return super().poll(timeout_ms, max_records)
+
+
+def failing_rig(records: Mapping[int, Sequence[Record]], errors: Sequence[Exception]) -> Rig:
+    setup = rig(records)
+    setup.consumer = FailingPolls(records, setup.journal, errors)
+    return setup
+
+
+def test_a_poll_failing_while_the_broker_is_away_is_retried_and_nothing_is_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    errors = [KafkaConnectionError("111 ECONNREFUSED"), NodeNotReadyError("node 1")]
+    setup = failing_rig({0: valid_records(0, 6, "cred-a")}, errors)
+    projector = setup.projector(group_id="group-1")
+    report = projector.run()
+    assert setup.journal.count("poll failed KafkaConnectionError") == 1
+    assert setup.journal.count("poll failed NodeNotReadyError") == 1
+    assert report.applied == 6 and setup.store.stored == {0: 6}
+    assert [p.offset for batch, _ in setup.store.batches for p in batch] == list(range(6))
+    assert projector.metrics.poll_failures._value.get() == 2
+    assert "111 ECONNREFUSED" in caplog.text
+
+
+def test_a_poll_failing_for_good_ends_the_run_with_its_error() -> None:
+    denied = TopicAuthorizationFailedError("lifecycle")
+    setup = failing_rig({0: valid_records(0, 3, "cred-a")}, [denied])
+    with pytest.raises(TopicAuthorizationFailedError):
+        setup.projector(group_id="group-1").run()
+    assert setup.store.batches == []
+    assert setup.consumer.closed_with is False
+
+
+def test_a_stop_ends_the_wait_after_a_failed_poll() -> None:
+    setup = failing_rig({0: valid_records(0, 3, "cred-a")},
+                        [KafkaConnectionError("down")] * 1000)
+    projector = setup.projector(retry_initial_s=30.0, until_caught_up=False)
+    stopper = threading.Timer(0.2, projector.stop)
+    stopper.start()
+    report = projector.run()
+    stopper.join()
+    assert report.applied == 0 and report.elapsed_s < 10
+    assert setup.journal.count("poll failed KafkaConnectionError") == 1
