@@ -147,7 +147,7 @@ def run_projector(
                 checkpointer.finish()
             return report
         except KafkaError as exc:
-            log.exception("the projector stopped on a Kafka error")
+            log.debug("the projector stopped on a Kafka error", exc_info=True)
             raise click.ClickException(f"Kafka error: {exc}") from None
         except ConsumerError as exc:
             raise click.ClickException(str(exc)) from None
