@@ -116,11 +116,6 @@ def project(
     return ProjectionRun(topic.events / elapsed, made, spent, cpu)
 
 
-def project_once(topic: BenchTopic, database_url: str, group: str | None) -> float:
-    """Events per second of one projection of the whole topic into an empty store."""
-    return project(topic, database_url, group).events_per_second
-
-
 def measure(topic: BenchTopic, backend: str, fresh: FreshStore, runs: int) -> Figure:
     """Rate of ``runs`` projections into fresh stores; each run's CPU split in the detail."""
     figure = Figure(f"projection into {backend}", "events/s",

@@ -187,7 +187,7 @@ class Projector:
         self._consumer: TopicConsumer | None = None
         self._targets: dict[int, int] = {}
         self._last_progress = 0.0
-        self._poll_backoff: Backoff | None = None
+        self._poll_backoff = self._backoff()
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch, commit it and leave."""
@@ -235,7 +235,7 @@ class Projector:
         except KafkaError as exc:
             self._poll_failed(exc)
             return False
-        self._poll_backoff = None
+        self._poll_backoff.reset()
         records = [record for batch in polled.values() for record in batch]
         if records:
             self._process(records)
@@ -248,8 +248,6 @@ class Projector:
         if not exc.retriable:
             raise exc
         self.metrics.poll_failures.inc()
-        if self._poll_backoff is None:
-            self._poll_backoff = self._backoff()
         log.warning("polling %s failed; retrying: %s", self.config.topic, first_line(exc))
         self._poll_backoff.wait(self._stop)
 

@@ -60,11 +60,15 @@ def record_shape(model: type[BaseModel]) -> Shape:
     for name, field in model.model_fields.items():
         key = field.serialization_alias or field.alias or name
         for kind in _value_types(field.annotation):
-            if kind is datetime:
-                shape[key] = None
-            elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            if _is_record(kind):
                 shape[key] = record_shape(kind)
+            elif kind is datetime:
+                shape[key] = None
     return shape
+
+
+def _is_record(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BaseModel)
 
 
 def _value_types(annotation: Any) -> Iterator[Any]:
@@ -81,7 +85,7 @@ def _value_types(annotation: Any) -> Iterator[Any]:
     elif origin is not None:
         for item in typing.get_args(annotation):
             for kind in _value_types(item):
-                if kind is datetime or (isinstance(kind, type) and issubclass(kind, BaseModel)):
+                if kind is datetime or _is_record(kind):
                     raise TypeError(f"no canonical shape for a collection of {kind.__name__}")
     elif annotation is not type(None) and annotation is not Ellipsis:
         yield annotation
